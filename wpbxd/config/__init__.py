@@ -1,0 +1,1 @@
+"""The configuration store: SQLite schema, migrations, typed records, defaults, policy."""

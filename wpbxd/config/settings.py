@@ -1,0 +1,87 @@
+"""Typed settings with factory defaults, stored as JSON in the ``settings`` table.
+
+Every setting an admin can change is declared here once, with its default and a
+validator; reading an unset key gives the default (factory defaults live in code).
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from wpbxd.bus import EventBus
+from wpbxd.config.store import Store
+from wpbxd.errors import NotFound, ValidationError
+from wpbxd.events import ConfigChanged
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: Any
+    description: str
+    check: Callable[[Any], Any]
+
+
+def _int_range(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"must be a whole number between {lo} and {hi}") from None
+        if not lo <= number <= hi:
+            raise ValidationError(f"must be between {lo} and {hi}")
+        return number
+
+    return check
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in [
+        Setting("sip.ban.max_failures", 10, "failed authentications before a ban", _int_range(1, 1000)),
+        Setting("sip.ban.window", 60, "seconds in which failures are counted", _int_range(1, 86400)),
+        Setting("sip.ban.duration", 600, "seconds an address stays banned", _int_range(1, 30 * 86400)),
+        Setting("sip.register.min_expires", 60, "shortest registration accepted (s)", _int_range(1, 3600)),
+        Setting("sip.register.max_expires", 3600, "longest registration granted (s)", _int_range(60, 86400)),
+        Setting("sip.register.default_expires", 3600, "registration time when none asked (s)", _int_range(60, 86400)),
+        Setting("sip.realm", "wpbx", "digest authentication realm", _text),
+        Setting("sip.ring_timeout", 60, "seconds a dialled extension rings by default", _int_range(1, 600)),
+        Setting("pbx.language", "en", "PBX default language", _text),
+        Setting("pbx.timezone", "UTC", "PBX time zone", _text),
+    ]
+}
+
+
+def get(store: Store, key: str) -> Any:
+    if key not in SETTINGS:
+        raise NotFound(f"unknown setting {key!r}")
+    row = store.one("SELECT value FROM settings WHERE key = ?", (key,))
+    return json.loads(row["value"]) if row else SETTINGS[key].default
+
+
+def get_all(store: Store) -> dict[str, Any]:
+    stored = {r["key"]: json.loads(r["value"]) for r in store.all("SELECT key, value FROM settings")}
+    return {k: stored.get(k, s.default) for k, s in SETTINGS.items()}
+
+
+def set_value(store: Store, bus: EventBus | None, key: str, value: Any) -> Any:
+    if key not in SETTINGS:
+        raise NotFound(f"unknown setting {key!r}")
+    try:
+        checked = SETTINGS[key].check(value)
+    except ValidationError as err:
+        raise ValidationError(err.message, key) from None
+    with store.transaction():
+        store.execute(
+            "INSERT INTO settings(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(checked)),
+        )
+    if bus is not None:
+        bus.publish(ConfigChanged("settings", key))
+    return checked

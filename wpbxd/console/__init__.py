@@ -1,0 +1,1 @@
+"""Consoles: the ``wpbxctl`` control client (and later the serial and SSH menus)."""

@@ -1,0 +1,1 @@
+"""``wpbxctl`` command groups, one module each (discovered automatically)."""

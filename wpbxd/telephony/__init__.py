@@ -1,0 +1,1 @@
+"""Telephony: SIP stack, registrar, call engine (B2BUA), dialplan, media, CDR."""

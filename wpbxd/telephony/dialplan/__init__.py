@@ -1,0 +1,1 @@
+"""The dialplan: procedures of called-number patterns and their applications."""

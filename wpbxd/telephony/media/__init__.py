@@ -1,0 +1,1 @@
+"""Media: RTP relay, SDP, codecs, media channels."""
