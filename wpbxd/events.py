@@ -51,3 +51,14 @@ class LeaseGranted:
     hostname: str | None = None
     vendor_class: str | None = None
     options: tuple[tuple[int, bytes], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class MissedCall:
+    """A user's phone rang for a call nobody answered (published by the dialplan)."""
+
+    extension: str
+    caller_number: str
+    caller_name: str
+    called: str
+    time: float              # unix seconds

@@ -4,7 +4,8 @@ The B2BUA creates one ``CallContext`` per incoming call and hands it to the
 dialplan engine (``engine.run``), which runs applications against it. The
 applications never touch SIP: they ask the context to ring destinations, answer,
 hang up or log a trace line. The B2BUA never decides routing: it only does what
-the context's methods are asked to do.
+the context's methods are asked to do (forwarding, DND, call groups, ACL and
+caller-id changes are all decided by the dialplan from stored data).
 
 Rule: nothing in this module does I/O; it only defines the shapes both sides use.
 """
@@ -32,6 +33,7 @@ class DialResult:
     status: DialStatus
     sip_code: int = 0            # the final SIP status that ended it, when there was one
     reason: str = ""
+    answered_by: str = ""        # which target answered (its ``number``), when ANSWERED
 
 
 class CallEnd(enum.Enum):
@@ -51,8 +53,38 @@ class Outcome:
     trace: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class DialTarget:
+    """One destination of ``CallContext.ring``.
+
+    ``number`` is an extension (rung on every registered contact of that user) or
+    another number (rung through a trunk once trunks exist; until then a number
+    that is no extension ends as NOT_FOUND). ``delay`` is the seconds after the
+    start of ``ring`` before this target starts ringing (mobility fork: the mobile
+    rings N seconds after the desk phone). ``ring_time`` is the most seconds this
+    target rings (``None``: until the overall timeout).
+    """
+
+    number: str
+    delay: float = 0.0
+    ring_time: float | None = None
+
+
+@dataclass(frozen=True)
+class ExtensionState:
+    """What the call engine knows right now about one extension."""
+
+    registered: bool             # at least one registered contact
+    active_calls: int = 0        # calls in progress (ringing or answered) involving it
+
+
 class CallContext(Protocol):
-    """One call as the dialplan sees it."""
+    """One call as the dialplan sees it.
+
+    The dialplan may assign ``called``, ``caller_number`` and ``caller_name``; the
+    B2BUA must use their values *at the time of* ``dial``/``ring`` for the outgoing
+    leg (Request-URI user, From user and display name).
+    """
 
     call_id: str
     caller_number: str           # who calls (an extension, or a trunk's caller number)
@@ -67,11 +99,40 @@ class CallContext(Protocol):
         On ANSWERED the call is bridged and ``dial`` returns once it is over.
         """
 
+    async def ring(self, targets: list[DialTarget], timeout: float | None) -> DialResult:
+        """Like ``dial``, with a start delay and a ring time per target.
+
+        Every target starts ringing ``delay`` seconds after the call to ``ring``
+        and stops after its own ``ring_time``; the whole attempt stops after
+        ``timeout`` seconds (``None``: the PBX default ring time). The first
+        target to answer wins (the others get CANCEL) and ``answered_by`` names
+        it; ``dial`` returns once the bridged call is over. When nobody answered,
+        the status says why: BUSY if every target that was tried was busy,
+        UNAVAILABLE if none could be reached, NO_ANSWER if something rang.
+        ``dial(targets, t)`` is ``ring([DialTarget(n) for n in targets], t)``.
+        """
+
+    def extension_state(self, extension: str) -> ExtensionState:
+        """Registration and call count of ``extension`` right now (no I/O, no wait).
+
+        The dialplan uses it to skip busy or unreachable call-group members and
+        to apply "call waiting off" (a user already in a call gets BUSY).
+        """
+
+    async def wait(self, seconds: float) -> bool:
+        """Let the call sit ``seconds`` (ringing, or in silence if answered).
+
+        Returns False at once if the caller hung up meanwhile, else True.
+        """
+
     async def answer(self) -> None:
         """Answer the caller's leg (200 OK) if it is not answered yet."""
 
     async def hangup(self, sip_code: int, reason: str = "") -> None:
         """End the call: an unanswered caller gets ``sip_code``, else BYE."""
+
+    def publish(self, event: object) -> None:
+        """Publish ``event`` on the daemon's event bus (e.g. ``events.MissedCall``)."""
 
     def trace(self, text: str) -> None:
         """One line for the live dialplan debug (``show calls --follow``)."""
