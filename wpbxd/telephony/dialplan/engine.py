@@ -1,29 +1,52 @@
 """The dialplan engine: find the entry for a called number and run its applications.
 
 ``Dialplan.load(store)`` compiles the procedures once per configuration load (an
-immutable snapshot; a reload builds a new one). ``run(dialplan, ctx)`` walks the
-call through procedures, entries and applications and returns an ``Outcome``
-telling the call engine what the caller should get if nothing answered.
+immutable snapshot; a reload builds a new one, passing the previous one so that
+call-group memory survives). It also snapshots what applications read: time
+ranges, switches, call groups, users with their call preferences, ACL groups,
+the call-class rules and the PBX time zone. ``run(dialplan, ctx)`` walks the call
+through procedures, entries and applications and returns an ``Outcome`` telling
+the call engine what the caller should get if nothing answered.
 
 Lookup in a procedure: its own entries first, then its included procedures in
 order (seed: "Procédures incluses"); ``default`` entries only when no other entry
 of the procedure or its includes matches. Jumps are bounded (``MAX_JUMPS``).
+
+Rule: the engine decides nothing about routing itself — every decision comes
+from stored data through an application. It never does SIP: it only uses the
+``CallContext``.
 """
 
 import json
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from wpbxd.config import settings
 from wpbxd.config.store import Store
 from wpbxd.errors import ValidationError
+from wpbxd.telephony.dialplan import timeranges
 from wpbxd.telephony.dialplan.apps.base import Application, Jump, Stop
 from wpbxd.telephony.dialplan.apps.registry import applications
-from wpbxd.telephony.dialplan.context import CallContext, CallEnd, DialStatus, Outcome
-from wpbxd.telephony.dialplan.patterns import Pattern, best_match, compile_pattern
+from wpbxd.telephony.dialplan.callclass import ClassRules
+from wpbxd.telephony.dialplan.context import CallContext, CallEnd, DialResult, DialStatus, Outcome
+from wpbxd.telephony.dialplan.model import (
+    CallGroup,
+    CallPrefs,
+    GroupMemory,
+    Member,
+    Switch,
+    UserInfo,
+)
+from wpbxd.telephony.dialplan.patterns import Pattern, compile_pattern
 
 log = logging.getLogger(__name__)
 
 MAX_JUMPS = 20
+DEFAULT_RING_TIME = 60  # seconds, when the setting is missing
 DIAL_STATUS_SIP = {
     DialStatus.BUSY: (486, "Busy Here"),
     DialStatus.NO_ANSWER: (480, "No Answer"),
@@ -39,6 +62,7 @@ class AppCall:
     name: str
     params: dict
     app: Application | None  # None when the application is not available in this build
+    error: str = ""          # why it is None when the application exists
 
 
 @dataclass(frozen=True)
@@ -47,19 +71,92 @@ class Entry:
     apps: tuple[AppCall, ...]
 
 
+class _Index:
+    """Fast lookup of the most specific entry of one procedure.
+
+    Exact numbers sit in a dict; patterns are bucketed by the characters their
+    first position admits, each bucket sorted by specificity, and each pattern
+    carries its length bounds so that most candidates are refused without the
+    regular expression.
+    """
+
+    ANY = ""
+
+    def __init__(self, entries: tuple[Entry, ...]) -> None:
+        self.exact: dict[str, Entry] = {}
+        self.default: Entry | None = None
+        buckets: dict[str, list[Entry]] = {}
+        for entry in entries:
+            p = entry.pattern
+            if p.is_default:
+                self.default = self.default or entry
+            elif p.exact:
+                self.exact.setdefault(p.text, entry)
+            else:
+                for first in p.first_chars or (self.ANY,):
+                    buckets.setdefault(first, []).append(entry)
+        wild = buckets.pop(self.ANY, [])
+        self.buckets: dict[str, tuple[Entry, ...]] = {
+            first: tuple(sorted(items + wild, key=lambda e: e.pattern.sort_key))
+            for first, items in buckets.items()
+        }
+        self.wild = tuple(sorted(wild, key=lambda e: e.pattern.sort_key))
+
+    def find(self, number: str) -> Entry | None:
+        found = self.exact.get(number)
+        if found is not None:
+            return found
+        size = len(number)
+        for entry in self.buckets.get(number[:1], self.wild):
+            p = entry.pattern
+            if size < p.min_len or (p.max_len is not None and size > p.max_len):
+                continue
+            if p.regex is not None and p.regex.fullmatch(number):
+                return entry
+        return None
+
+
 @dataclass(frozen=True)
 class Procedure:
     name: str
     entries: tuple[Entry, ...]
     includes: tuple[str, ...]
+    index: _Index | None = field(default=None, compare=False, repr=False)
+
+    def find(self, number: str) -> Entry | None:
+        index = self.index or _Index(self.entries)
+        return index.find(number)
 
 
 class Dialplan:
-    def __init__(self, procedures: dict[str, Procedure]) -> None:
-        self.procedures = procedures
+    def __init__(self, procedures: dict[str, Procedure], *,
+                 time_ranges: dict[str, timeranges.TimeRange] | None = None,
+                 switches: dict[str, Switch] | None = None,
+                 groups: dict[str, CallGroup] | None = None,
+                 users: dict[str, UserInfo] | None = None,
+                 acl: dict[str, frozenset[str]] | None = None,
+                 rules: ClassRules | None = None,
+                 tz: str = "UTC", ring_time: int = DEFAULT_RING_TIME,
+                 memory: GroupMemory | None = None) -> None:
+        self.procedures = {
+            name: p if p.index else Procedure(p.name, p.entries, p.includes, _Index(p.entries))
+            for name, p in procedures.items()
+        }
+        self.time_ranges = time_ranges or {}
+        self.switches = switches or {}
+        self.groups = groups or {}
+        self.users = users or {}
+        self.by_mobility = {u.mobility: u for u in self.users.values() if u.mobility}
+        self.extensions = frozenset(self.users)
+        self.acl = acl or {}
+        self.rules = rules or ClassRules()
+        self.tz = ZoneInfo(tz)
+        self.ring_time = ring_time
+        self.memory = memory or GroupMemory()
+        self._orders = {name: self._search_order(name) for name in self.procedures}
 
     @classmethod
-    def load(cls, store: Store) -> "Dialplan":
+    def load(cls, store: Store, previous: "Dialplan | None" = None) -> "Dialplan":
         known = applications()
         procs: dict[str, list[Entry]] = {r["name"]: [] for r in store.all("SELECT name FROM procedures")}
         includes: dict[str, list[str]] = {name: [] for name in procs}
@@ -69,26 +166,37 @@ class Dialplan:
         for row in store.all("SELECT entry_id, app, params FROM dialplan_apps ORDER BY entry_id, position"):
             params = json.loads(row["params"])
             cls_ = known.get(row["app"])
-            app = None
+            app, error = None, ""
             if cls_ is not None:
                 try:
                     app = cls_(params)
                 except ValidationError as err:
-                    log.error("dialplan: %s in entry %s has bad parameters: %s", row["app"], row["entry_id"], err)
-            apps_by_entry.setdefault(row["entry_id"], []).append(AppCall(row["app"], params, app))
-        for row in store.all("SELECT id, procedure, pattern FROM dialplan_entries ORDER BY position"):
+                    error = f"bad parameters: {err}"
+                    log.error("dialplan: %s in entry %s has %s", row["app"], row["entry_id"], error)
+            apps_by_entry.setdefault(row["entry_id"], []).append(AppCall(row["app"], params, app, error))
+        for row in store.all("SELECT id, procedure, pattern FROM dialplan_entries ORDER BY procedure, position"):
             try:
                 pattern = compile_pattern(row["pattern"])
             except ValidationError as err:
                 log.error("dialplan: procedure %s: %s", row["procedure"], err)
                 continue
             procs[row["procedure"]].append(Entry(pattern, tuple(apps_by_entry.get(row["id"], ()))))
-        return cls({
-            name: Procedure(name, tuple(entries), tuple(includes[name]))
-            for name, entries in procs.items()
-        })
+        values = settings.get_all(store)
+        try:
+            tz = str(timeranges.zone(values["pbx.timezone"]).key)
+        except ValidationError as err:
+            log.error("dialplan: %s; using UTC", err)
+            tz = "UTC"
+        return cls(
+            {name: Procedure(name, tuple(entries), tuple(includes[name])) for name, entries in procs.items()},
+            time_ranges=_load_time_ranges(store), switches=_load_switches(store),
+            groups=_load_groups(store), users=_load_users(store), acl=_load_acl(store),
+            rules=ClassRules.from_settings(values), tz=tz,
+            ring_time=int(values.get("sip.ring_timeout", DEFAULT_RING_TIME)),
+            memory=previous.memory if previous is not None else None,
+        )
 
-    def _search_order(self, procedure: str) -> list[Procedure]:
+    def _search_order(self, procedure: str) -> tuple[Procedure, ...]:
         order: list[Procedure] = []
         seen: set[str] = set()
 
@@ -102,28 +210,118 @@ class Dialplan:
                 visit(included)
 
         visit(procedure)
-        return order
+        return tuple(order)
 
     def lookup(self, procedure: str, called: str) -> tuple[Procedure, Entry] | None:
-        order = self._search_order(procedure)
-        for want_default in (False, True):
-            for proc in order:
-                candidates = [e.pattern for e in proc.entries if e.pattern.is_default == want_default]
-                found = best_match(candidates, called)
-                if found is not None:
-                    entry = next(e for e in proc.entries if e.pattern is found)
-                    return proc, entry
+        order = self._orders.get(procedure, ())
+        for proc in order:
+            entry = proc.find(called)
+            if entry is not None:
+                return proc, entry
+        for proc in order:
+            if proc.index is not None and proc.index.default is not None:
+                return proc, proc.index.default
         return None
 
 
-async def run(dialplan: Dialplan, ctx: CallContext) -> Outcome:
+def _load_time_ranges(store: Store) -> dict[str, timeranges.TimeRange]:
+    out = {}
+    for row in store.all("SELECT name, weekly, exceptions FROM time_ranges"):
+        try:
+            out[row["name"]] = timeranges.build(row["name"], row["weekly"], row["exceptions"])
+        except (ValidationError, ValueError) as err:
+            log.error("dialplan: time range %s is unreadable: %s", row["name"], err)
+    return out
+
+
+def _load_switches(store: Store) -> dict[str, Switch]:
+    return {r["name"]: Switch(r["name"], r["states"], r["state"])
+            for r in store.all("SELECT name, states, state FROM switches")}
+
+
+def _load_groups(store: Store) -> dict[str, CallGroup]:
+    members: dict[str, list[Member]] = {}
+    for r in store.all("SELECT group_name, extension, ring_time FROM call_group_members"
+                       " ORDER BY group_name, position"):
+        members.setdefault(r["group_name"], []).append(Member(r["extension"], r["ring_time"]))
+    return {r["name"]: CallGroup(r["name"], r["strategy"], r["ring_time"], r["timeout"],
+                                 bool(r["ring_in_use"]), tuple(members.get(r["name"], ())))
+            for r in store.all("SELECT * FROM call_groups")}
+
+
+def _load_users(store: Store) -> dict[str, UserInfo]:
+    prefs: dict[int, dict[str, CallPrefs]] = {}
+    for r in store.all("SELECT * FROM user_call_prefs"):
+        prefs.setdefault(r["user_id"], {})[r["call_class"]] = CallPrefs(
+            dnd=bool(r["dnd"]), fwd_always=r["fwd_always"], fwd_busy=r["fwd_busy"],
+            fwd_unavailable=r["fwd_unavailable"], call_waiting=bool(r["call_waiting"]),
+            call_timeout=r["call_timeout"], mobility_delay=r["mobility_delay"],
+            missed_email=bool(r["missed_email"]),
+        )
+    return {
+        r["extension"]: UserInfo(r["id"], r["extension"], r["name"], r["email"], r["mobility"],
+                                 r["dialplan"], r["acl_group"], prefs.get(r["id"], {}))
+        for r in store.all("SELECT id, extension, name, email, mobility, dialplan, acl_group"
+                           " FROM users WHERE extension IS NOT NULL")
+    }
+
+
+def _load_acl(store: Store) -> dict[str, frozenset[str]]:
+    out = {}
+    for r in store.all("SELECT name, allowed_classes FROM acl_groups"):
+        try:
+            out[r["name"]] = frozenset(json.loads(r["allowed_classes"]))
+        except ValueError:
+            log.error("dialplan: ACL group %s has unreadable classes; it allows nothing", r["name"])
+            out[r["name"]] = frozenset()
+    return out
+
+
+@dataclass
+class RunEnv:
+    """What applications see of the engine during one call (besides the context)."""
+
+    plan: Dialplan
+    ctx: CallContext
+    clock: Callable[[], float] = time.time
+    trace_lines: list[str] = field(default_factory=list)
+    last_dial: DialResult | None = None
+    hangup_code: int = 0
+    hangup_reason: str = ""
+    acl_user: UserInfo | None = None   # whose ACL applies to numbers dialled (caller, or forwarder)
+    acl_set: bool = False
+
+    def trace(self, text: str) -> None:
+        """Record one trace line and hand it to the call engine's live debug."""
+        self.trace_lines.append(text)
+        self.ctx.trace(text)
+
+    def now_local(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), self.plan.tz)
+
+    def caller_user(self, ctx: CallContext) -> UserInfo | None:
+        return self.plan.users.get(ctx.caller_number)
+
+    def call_class(self, ctx: CallContext) -> str:
+        """The class the callee's preferences are chosen by: internal or external."""
+        return "internal" if ctx.caller_number in self.plan.users else "external"
+
+    def acl_subject(self, ctx: CallContext) -> UserInfo | None:
+        return self.acl_user if self.acl_set else self.caller_user(ctx)
+
+    async def hangup(self, ctx: CallContext, code: int, reason: str) -> None:
+        self.hangup_code, self.hangup_reason = code, reason
+        await ctx.hangup(code, reason)
+
+
+async def run(dialplan: Dialplan, ctx: CallContext, clock: Callable[[], float] = time.time) -> Outcome:
     """Run the call through the dialplan, starting in ``ctx.procedure``."""
-    trace: list[str] = []
+    env = RunEnv(dialplan, ctx, clock)
+    return await _walk(dialplan, ctx, env, env.trace)
 
-    def note(text: str) -> None:
-        trace.append(text)
-        ctx.trace(text)
 
+async def _walk(dialplan: Dialplan, ctx: CallContext, env: RunEnv, note: Callable[[str], None]) -> Outcome:
+    trace = env.trace_lines
     procedure = ctx.procedure
     for _ in range(MAX_JUMPS + 1):
         if procedure not in dialplan.procedures:
@@ -134,37 +332,41 @@ async def run(dialplan: Dialplan, ctx: CallContext) -> Outcome:
             note(f"{procedure}: no entry matches {ctx.called!r}")
             return Outcome(CallEnd.NO_MATCH, 404, "Not Found", tuple(trace))
         proc, entry = found
-        note(f"{procedure}: {ctx.called!r} matches {entry.pattern.text!r} in {proc.name}")
+        where = proc.name if proc.name == procedure else f"{proc.name} (included by {procedure})"
+        note(f"{procedure}: {ctx.called!r} matches {entry.pattern.text!r} in {where}")
         jump = None
         for call in entry.apps:
             if call.app is None:
-                note(f"application {call.name!r} not available")
-                await ctx.hangup(503, f"application {call.name} not available")
-                return Outcome(CallEnd.HANGUP, 503, f"application {call.name} not available", tuple(trace))
-            step = await call.app.run(ctx)
+                why = call.error or "not available"
+                note(f"application {call.name!r} {why}")
+                await env.hangup(ctx, 503, f"application {call.name} {why}")
+                return Outcome(CallEnd.HANGUP, 503, f"application {call.name} {why}", tuple(trace))
+            step = await call.app.run(ctx, env)
             if isinstance(step, Stop):
-                last = getattr(ctx, "last_dial", None)
-                end = CallEnd.COMPLETED if ctx.answered or (last and last.status == DialStatus.ANSWERED) else CallEnd.HANGUP
-                return Outcome(end, 0, "", tuple(trace))
+                last = env.last_dial
+                if ctx.answered or (last is not None and last.status == DialStatus.ANSWERED):
+                    return Outcome(CallEnd.COMPLETED, 0, "", tuple(trace))
+                return Outcome(CallEnd.HANGUP, env.hangup_code, env.hangup_reason, tuple(trace))
             if isinstance(step, Jump):
                 jump = step
                 break
         if jump is None:
-            return _exhausted(ctx, trace)
+            return _exhausted(env)
         note(f"jump to {jump.procedure}" + (f" with {jump.called!r}" if jump.called else ""))
         procedure = jump.procedure
         if jump.called is not None:
             ctx.called = jump.called
     note(f"more than {MAX_JUMPS} jumps: call cut")
-    await ctx.hangup(482, "Loop Detected")
+    await env.hangup(ctx, 482, "Loop Detected")
     return Outcome(CallEnd.HANGUP, 482, "Loop Detected", tuple(trace))
 
 
-def _exhausted(ctx: CallContext, trace: list[str]) -> Outcome:
-    last = getattr(ctx, "last_dial", None)
+def _exhausted(env: RunEnv) -> Outcome:
+    last = env.last_dial
+    trace = tuple(env.trace_lines)
     if last is not None and last.status in DIAL_STATUS_SIP:
         code, reason = DIAL_STATUS_SIP[last.status]
         if last.sip_code and last.status in (DialStatus.REJECTED, DialStatus.FAILED, DialStatus.BUSY):
             code, reason = last.sip_code, last.reason or reason
-        return Outcome(CallEnd.EXHAUSTED, code, reason, tuple(trace))
-    return Outcome(CallEnd.EXHAUSTED, 480, "Temporarily Unavailable", tuple(trace))
+        return Outcome(CallEnd.EXHAUSTED, code, reason, trace)
+    return Outcome(CallEnd.EXHAUSTED, 480, "Temporarily Unavailable", trace)

@@ -32,6 +32,9 @@ class Pattern:
     is_default: bool
     regex: re.Pattern | None
     sort_key: tuple
+    first_chars: frozenset[str] = frozenset()  # what the first position admits (empty: anything)
+    min_len: int = 0
+    max_len: int | None = None                 # None: unbounded ('.' or '!')
 
     def matches(self, number: str) -> bool:
         if self.is_default:
@@ -50,9 +53,10 @@ def compile_pattern(text: str) -> Pattern:
     if raw.lower() == DEFAULT:
         return Pattern(DEFAULT, False, True, None, (2,))
     if _EXACT_RE.match(raw):
-        return Pattern(raw, True, False, None, (0, raw))
+        return Pattern(raw, True, False, None, (0, raw), frozenset(raw[0]), len(raw), len(raw))
     regex: list[str] = []
     weights: list[int] = []
+    firsts: list[frozenset[str]] = []
     i = 0
     while i < len(raw):
         c = raw[i]
@@ -60,6 +64,8 @@ def compile_pattern(text: str) -> Pattern:
         if low in _CLASSES:
             regex.append(f"[{_CLASSES[low]}]")
             weights.append(_WIDTH[low])
+            lo = "0" if low == "x" else "1" if low == "z" else "2"
+            firsts.append(frozenset(str(d) for d in range(int(lo), 10)))
         elif c == "[":
             end = raw.find("]", i + 1)
             if end < 0:
@@ -67,24 +73,32 @@ def compile_pattern(text: str) -> Pattern:
             chars = _expand_set(raw, raw[i + 1:end])
             regex.append("[" + "".join(re.escape(ch) for ch in sorted(chars)) + "]")
             weights.append(len(chars))
+            firsts.append(frozenset(chars))
             i = end
         elif c == ".":
             if i != len(raw) - 1:
                 raise ValidationError(f"{raw!r}: '.' must be the last character", "pattern")
             regex.append(".+")
             weights.append(WILD_ONE_OR_MORE)
+            firsts.append(frozenset())
         elif c == "!":
             if i != len(raw) - 1:
                 raise ValidationError(f"{raw!r}: '!' must be the last character", "pattern")
             regex.append(".*")
             weights.append(WILD_ZERO_OR_MORE)
+            firsts.append(frozenset())
         elif c.isdigit() or c in "+*#":
             regex.append(re.escape(c))
             weights.append(1)
+            firsts.append(frozenset(c))
         else:
             raise ValidationError(f"{raw!r}: unexpected character {c!r}", "pattern")
         i += 1
-    return Pattern(raw, False, False, re.compile("".join(regex)), (1, tuple(weights), raw))
+    fixed = len(weights) - (1 if weights[-1] in (WILD_ONE_OR_MORE, WILD_ZERO_OR_MORE) else 0)
+    min_len = fixed + (1 if weights[-1] == WILD_ONE_OR_MORE else 0)
+    max_len = None if fixed < len(weights) else fixed
+    return Pattern(raw, False, False, re.compile("".join(regex)), (1, tuple(weights), raw),
+                   firsts[0], min_len, max_len)
 
 
 def _expand_set(raw: str, body: str) -> set[str]:

@@ -1,10 +1,13 @@
-"""Hangup: end the call with a cause (a SIP status code, default 480)."""
+"""Hangup: end the call with a cause (a SIP status code 400–699, default 480)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wpbxd.errors import ValidationError
 from wpbxd.telephony.dialplan.apps.base import STOP, Application, Step
 from wpbxd.telephony.dialplan.context import CallContext
+
+if TYPE_CHECKING:
+    from wpbxd.telephony.dialplan.engine import RunEnv
 
 
 class Hangup(Application):
@@ -21,7 +24,7 @@ class Hangup(Application):
             raise ValidationError("code must be between 400 and 699", "code")
         return {"code": code, "reason": str(params.get("reason", ""))}
 
-    async def run(self, ctx: CallContext) -> Step:
-        ctx.trace(f"hangup {self.params['code']}")
-        await ctx.hangup(self.params["code"], self.params["reason"])
+    async def run(self, ctx: CallContext, env: "RunEnv") -> Step:
+        env.trace(f"hangup {self.params['code']}" + (f" {self.params['reason']}" if self.params["reason"] else ""))
+        await env.hangup(ctx, self.params["code"], self.params["reason"])
         return STOP
