@@ -53,6 +53,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("sip.ring_timeout", 60, "seconds a dialled extension rings by default", _int_range(1, 600)),
         Setting("pbx.language", "en", "PBX default language", _text),
         Setting("pbx.timezone", "UTC", "PBX time zone", _text),
+        Setting("dialplan.national_prefix", "0", "national (trunk) prefix, for call classes", _text),
+        Setting("dialplan.international_prefix", "00", "international prefix, for call classes", _text),
+        Setting("dialplan.country_code", "33", "the PBX's country code (a +CC number is national)", _text),
+        Setting("dialplan.mobile_prefixes", "6,7", "national numbers starting so are mobile (comma list)", _text),
+        Setting("dialplan.premium_prefixes", "8", "national numbers starting so are premium/special", _text),
+        Setting("dialplan.emergency_numbers", "112,15,17,18,114", "emergency numbers (comma list)", _text),
     ]
 }
 
