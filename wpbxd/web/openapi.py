@@ -1,0 +1,136 @@
+"""The OpenAPI 3.0 description of ``/api/v1/``, served at ``/api/v1/openapi.json``.
+
+Only the operations whose feature is running are described. Field names and
+user types come from ``wpbxd.config.users`` so the description cannot drift.
+"""
+
+from typing import Any
+
+from wpbxd import __version__
+from wpbxd.config import users
+
+_S = {"type": "string"}
+_NS = {"type": "string", "nullable": True}
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "invalid input", 401: "no or unknown token", 403: "not allowed",
+            404: "not found", 409: "conflict with another user"}
+    return {str(c): _json(ERROR, text[c]) for c in codes}
+
+
+def _user_schema() -> dict[str, Any]:
+    props: dict[str, Any] = {k: dict(_NS) for k in users.EDITABLE}
+    props["type"] = {"type": "string", "enum": list(users.USER_TYPES)}
+    props["name"] = dict(_S)
+    props.update(id={"type": "integer"}, must_change_password={"type": "boolean"},
+                 created_at=dict(_S))
+    return {"type": "object", "properties": props, "required": ["id", "type", "name"]}
+
+
+def _user_input(required: list[str], with_passwords: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {k: dict(_NS) for k in users.EDITABLE}
+    props["type"] = {"type": "string", "enum": list(users.USER_TYPES)}
+    if with_passwords:
+        props.update(sip_password=dict(_NS), web_password=dict(_NS))
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+REF = {"name": "ref", "in": "path", "required": True, "schema": _S,
+       "description": "user id, extension or login"}
+
+
+def _cdr_params() -> list[dict[str, Any]]:
+    return [
+        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "user", "in": "query", "schema": _S, "description": "caller or callee number"},
+        {"name": "disposition", "in": "query",
+         "schema": {"type": "string", "enum": ["ANSWERED", "NO ANSWER", "BUSY", "FAILED"]}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    ]
+
+
+def document(commands: frozenset[str], cdr: bool) -> dict[str, Any]:
+    user = {"$ref": "#/components/schemas/User"}
+    users_list = {"type": "array", "items": user}
+    paths: dict[str, Any] = {
+        "/me": {"get": {"summary": "The user the token acts as",
+                        "responses": {"200": _json(user, "the user"), **_errors(401)}}},
+        "/users": {
+            "get": {"summary": "List users", "parameters": [
+                {"name": "search", "in": "query", "schema": _S}],
+                "responses": {"200": _json(users_list, "users"), **_errors(401)}},
+            "post": {"summary": "Add a user",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": _user_input(["name"], True)}}},
+                     "responses": {"201": _json(user, "the new user"), **_errors(400, 401, 403, 409)}},
+        },
+        "/users/{ref}": {
+            "parameters": [REF],
+            "get": {"summary": "One user", "responses": {"200": _json(user, "the user"), **_errors(401, 404)}},
+            "patch": {"summary": "Change a user",
+                      "requestBody": {"required": True, "content": {"application/json": {
+                          "schema": _user_input([], False)}}},
+                      "responses": {"200": _json(user, "the user"), **_errors(400, 401, 403, 404, 409)}},
+            "delete": {"summary": "Delete a user", "parameters": [
+                {"name": "personal_data", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]},
+                 "description": "also delete the user's calls"}],
+                "responses": {"200": _json(user, "the deleted user"), **_errors(400, 401, 403, 404)}},
+        },
+        "/users/{ref}/passwords": {
+            "parameters": [REF],
+            "put": {"summary": "Set the SIP and/or WEB password (policy applies)",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": False,
+                        "properties": {"sip_password": _NS, "web_password": _NS}}}}},
+                    "responses": {"200": _json(user, "the user"), **_errors(400, 401, 403, 404)}},
+        },
+        "/users.csv": {"get": {"summary": "Export users as CSV (super admin)", "responses": {
+            "200": {"description": "CSV", "content": {"text/csv": {"schema": _S}}}, **_errors(401, 403)}}},
+        "/users/import": {"post": {
+            "summary": "Import users from CSV (all rows or none; super admin)",
+            "requestBody": {"required": True, "content": {"text/csv": {"schema": _S}}},
+            "responses": {"201": _json(users_list, "the new users"), **_errors(400, 401, 403)}}},
+        "/password/generate": {"get": {"summary": "A random password that meets the policy",
+                                       "responses": {"200": _json({"type": "object", "properties": {
+                                           "password": _S}}, "a password"), **_errors(401)}}},
+    }
+    if "registrations.list" in commands:
+        paths["/registrations"] = {"get": {"summary": "Registered contacts", "responses": {
+            "200": _json({"type": "array", "items": {}}, "registrations"), **_errors(401)}}}
+        paths["/registered"] = {"get": {"summary": "Extensions with a registered device", "responses": {
+            "200": _json({"type": "array", "items": _S}, "extensions"), **_errors(401)}}}
+    if "calls.list" in commands:
+        paths["/calls"] = {"get": {"summary": "Live calls", "responses": {
+            "200": _json({"type": "array", "items": {}}, "calls"), **_errors(401)}}}
+    if cdr:
+        paths["/cdr"] = {"get": {"summary": "Call history, newest first", "parameters": _cdr_params(),
+                                 "responses": {"200": _json({"type": "array", "items": {
+                                     "type": "object"}}, "call records"), **_errors(400, 401)}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "wpbx API", "version": __version__,
+                 "description": "Administration API of the wpbx PBX. Authenticate with "
+                                "`Authorization: Bearer <token>` (tokens: Settings → API tokens)."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "User": _user_schema(),
+                "Error": {"type": "object", "properties": {"error": _S, "field": _NS},
+                          "required": ["error"]},
+            },
+        },
+        "paths": paths,
+    }
