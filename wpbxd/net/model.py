@@ -29,6 +29,8 @@ MODES = ("dhcp", "static", "disabled")
 SCENARIOS = ("shared", "separate", "shaper")
 HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 MAX_LIMIT_KBIT = 10_000_000  # 10 Gbit/s
+MIN_CONFIRM_TIMEOUT = 10     # seconds
+MAX_CONFIRM_TIMEOUT = 3600   # seconds
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class NetState:
     ports: tuple[PortConfig, ...] = field(default_factory=lambda: factory_ports())
     shaper: ShaperConfig = ShaperConfig()
     dhcp: DhcpServerConfig = DhcpServerConfig()
+    confirm_timeout: int = 60         # seconds before an unconfirmed apply is rolled back
+    manage_in_host_mode: bool = False # manage the interfaces even when wpbxd runs in host mode
 
     def port(self, name: str) -> PortConfig:
         for port in self.ports:
@@ -195,13 +199,18 @@ def dhcp_from(data: dict[str, Any], base: DhcpServerConfig) -> DhcpServerConfig:
 def from_dict(data: dict[str, Any], base: NetState | None = None) -> NetState:
     """Build a state from a (possibly partial) document over ``base``."""
     state = base or factory_state()
-    unknown = set(data) - {"scenario", "hostname", "ports", "shaper", "dhcp"}
+    unknown = set(data) - {"scenario", "hostname", "ports", "shaper", "dhcp", "confirm_timeout",
+                           "manage_in_host_mode"}
     if unknown:
         raise ValidationError(f"unknown section(s) {', '.join(sorted(unknown))}")
     if "scenario" in data:
         state = replace(state, scenario=str(data["scenario"]))
     if "hostname" in data:
         state = replace(state, hostname=str(data["hostname"]))
+    if "confirm_timeout" in data:
+        state = replace(state, confirm_timeout=_int(data["confirm_timeout"], "confirm_timeout"))
+    if "manage_in_host_mode" in data:
+        state = replace(state, manage_in_host_mode=_bool(data["manage_in_host_mode"], "manage_in_host_mode"))
     ports = data.get("ports") or {}
     if isinstance(ports, list):
         ports = {p.get("name"): p for p in ports}
@@ -272,6 +281,9 @@ def validate(state: NetState) -> NetState:
         raise ValidationError(f"unknown scenario {state.scenario!r}", "scenario")
     if not HOSTNAME_RE.match(state.hostname):
         raise ValidationError("letters, digits and '-' only, 1 to 63 characters", "hostname")
+    if not MIN_CONFIRM_TIMEOUT <= state.confirm_timeout <= MAX_CONFIRM_TIMEOUT:
+        raise ValidationError(f"must be between {MIN_CONFIRM_TIMEOUT} and {MAX_CONFIRM_TIMEOUT} seconds",
+                              "confirm_timeout")
     if tuple(p.name for p in state.ports) != PORTS:
         raise ValidationError(f"the ports must be {', '.join(PORTS)}")
     networks: dict[str, ipaddress.IPv4Interface] = {}
