@@ -2,6 +2,7 @@
 scripted fake ``CallContext`` that records what the dialplan asked for."""
 
 import asyncio
+import shutil
 from dataclasses import dataclass, field
 
 import pytest
@@ -15,11 +16,21 @@ from wpbxd.telephony.dialplan.context import DialResult, DialStatus, DialTarget,
 T0 = 1_796_000_000.0  # a fixed instant (unix seconds) for the fake clock
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "wpbx.db")
+@pytest.fixture(scope="session")
+def factory_db(tmp_path_factory):
+    """One migrated store with factory defaults (hashing the admin password is slow)."""
+    path = tmp_path_factory.mktemp("template") / "wpbx.db"
+    s = Store(path)
     s.migrate()
     apply_factory_defaults(s)
+    s.close()
+    return path
+
+
+@pytest.fixture
+def store(tmp_path, factory_db):
+    shutil.copyfile(factory_db, tmp_path / "wpbx.db")
+    s = Store(tmp_path / "wpbx.db")
     yield s
     s.close()
 
