@@ -26,6 +26,7 @@ from wpbxd.control import ControlServer
 from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
 from wpbxd.service import DaemonConfig, Service, ServiceContext
+from wpbxd.telephony.dialplan.service import DialplanService
 from wpbxd.web.service import WebService
 
 log = logging.getLogger("wpbxd")
@@ -137,6 +138,7 @@ def open_store(data_dir: Path) -> Store:
 def build_services(ctx: ServiceContext) -> list[Service]:
     """Every service of the daemon, in start order (stopped in reverse)."""
     services: list[Service] = []
+    services.append(DialplanService(ctx))
     services.append(WebService(ctx))
     return services
 

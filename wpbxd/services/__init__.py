@@ -1,0 +1,1 @@
+"""Services with no better home: SMTP notifications (and later backup, licence)."""
