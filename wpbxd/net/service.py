@@ -12,10 +12,13 @@ that would are refused with a message saying why.
 """
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
@@ -29,6 +32,7 @@ from wpbxd.net.wan_client import WanDhcpClient
 from wpbxd.service import DaemonConfig, ServiceContext
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RESOLV_NAME = "resolv.conf"     # in the data directory; the image links /etc/resolv.conf to it
 WAN_LEASE_DIR = "net"
@@ -86,6 +90,9 @@ class NetService:
         self._rollback_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._managing = ctx.config.appliance
+        # pyroute2's sync IPRoute cannot run inside the event loop: netlink gets its own thread.
+        self._netlink = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
+        self._wan_tasks: set[asyncio.Task[None]] = set()
         self._register()
 
     @property
@@ -98,7 +105,7 @@ class NetService:
         if not self.managing:
             log.info("net: host mode, interfaces are not managed")
             return
-        self.reconciler = Reconciler()
+        self.reconciler = await self._in_netlink(Reconciler)
         state = model.load(self.store, "confirmed")
         async with self._lock:
             await self._realise(state)
@@ -113,7 +120,11 @@ class NetService:
             await client.stop()
         self.clients.clear()
         if self.reconciler is not None:
-            self.reconciler.close()
+            await self._in_netlink(self.reconciler.close)
+        self._netlink.shutdown(wait=False)
+
+    async def _in_netlink(self, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._netlink, functools.partial(func, *args))
 
     def apply(self, config: DaemonConfig) -> None:
         """SIGHUP: nothing to re-read; network changes go through ``net apply``."""
@@ -136,7 +147,7 @@ class NetService:
             await self.clients.pop(device).stop()
             self.wan_leases.pop(device, None)
             target = plan(state, self.wan_leases, cfg.sip_port, (cfg.rtp_low, cfg.rtp_high))
-        changes = self._reconcile(target)
+        changes = await self._reconcile(target)
         for device in target.dhcp_clients:
             if device not in self.clients:
                 client = WanDhcpClient(device, cfg.data_dir / WAN_LEASE_DIR, state.hostname, self._wan_changed)
@@ -146,10 +157,10 @@ class NetService:
         self._write_resolv(state)
         return changes
 
-    def _reconcile(self, target: KernelPlan) -> list[str]:
+    async def _reconcile(self, target: KernelPlan) -> list[str]:
         assert self.reconciler is not None
         self.last_plan = target
-        self.last_changes = self.reconciler.apply(target)
+        self.last_changes = await self._in_netlink(self.reconciler.apply, target)
         return self.last_changes
 
     def _wan_changed(self, device: str, lease: WanLease | None) -> None:
@@ -159,12 +170,20 @@ class NetService:
             self.wan_leases[device] = lease
         if self.current is None or self.reconciler is None:
             return
+        task = asyncio.ensure_future(self._apply_wan_lease(device))
+        self._wan_tasks.add(task)
+        task.add_done_callback(self._wan_tasks.discard)
+
+    async def _apply_wan_lease(self, device: str) -> None:
         cfg = self.ctx.config
-        try:
-            self._reconcile(plan(self.current, self.wan_leases, cfg.sip_port, (cfg.rtp_low, cfg.rtp_high)))
-            self._write_resolv(self.current)
-        except Exception:
-            log.exception("net: could not apply the WAN lease of %s", device)
+        async with self._lock:
+            if self.current is None:
+                return
+            try:
+                await self._reconcile(plan(self.current, self.wan_leases, cfg.sip_port, (cfg.rtp_low, cfg.rtp_high)))
+                self._write_resolv(self.current)
+            except Exception:
+                log.exception("net: could not apply the WAN lease of %s", device)
 
     async def _sync_servers(self, state: NetState) -> None:
         pool = pool_config(state, self.ctx.config.web_port)
@@ -258,7 +277,7 @@ class NetService:
         c.register("dhcp.device.del", lambda a: lease_store.remove_device(self.store, str(a.get("mac", ""))))
         c.register("dhcp.device.list", lambda a: lease_store.devices(self.store))
 
-    def _show(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def _show(self, args: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {
             "managing": self.managing,
             "desired": model.as_dict(model.load(self.store)),
@@ -273,7 +292,7 @@ class NetService:
             "dhcp_servers": [s.status() for s in self.servers.values()],
         }
         if self.reconciler is not None:
-            result["live"] = self.reconciler.live().describe()
+            result["live"] = (await self._in_netlink(self.reconciler.live)).describe()
             result["leaf_qdisc"] = self.reconciler.leaf_kind()
         return result
 
