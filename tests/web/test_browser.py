@@ -1,0 +1,173 @@
+"""The admin UI in a real browser: Debian's chromium driven headless by Playwright.
+
+Seed: "Premier accès WMS", "Modification du mot de passe Admin", "Ajouter / Importer
+des utilisateurs". Screenshots of the main pages go to tests/artifacts/ (git-ignored).
+"""
+
+import pytest
+
+from tests.web.conftest import ARTIFACTS, chromium_path, start_daemon
+from tests.web.conftest import Web as WebBox
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+NEW_ADMIN_PASSWORD = "Br0wser!Admin"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory):
+    daemon = start_daemon(tmp_path_factory.mktemp("browserpbx"))
+    yield WebBox(daemon)
+    daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (driver only)")
+    path = chromium_path()
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, box):
+    context = browser.new_context(ignore_https_errors=True, base_url=box.base,
+                                  viewport={"width": 1280, "height": 860})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    yield pg
+    context.close()
+
+
+def shot(pg, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
+
+
+def sign_in(pg, login: str, password: str) -> None:
+    pg.goto("/login")
+    pg.get_by_label("Login").fill(login)
+    pg.get_by_label("Password").fill(password)
+    pg.get_by_role("button", name="Sign in").click()
+
+
+def test_first_login_forces_a_policy_password_change_weak_refused(page, box):
+    sign_in(page, "admin", "wildix")
+    page.wait_for_url("**/password")
+    shot(page, "first-login")
+    page.get_by_label("Current password").fill("wildix")
+    page.get_by_label("New password").fill("password1")
+    page.get_by_label("Administrator email").fill("admin@example.com")
+    page.get_by_role("button", name="Save").click()
+    error = page.locator("#f-new-err")
+    assert "upper-case letter" in error.inner_text()
+    assert page.get_by_label("Administrator email").input_value() == "admin@example.com"
+    # the generator (JS: fetched from the server) fills in a compliant password, shown
+    page.get_by_label("Current password").fill("wildix")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function("document.getElementById('f-new').value.length >= 8")
+    assert page.locator("#f-new").get_attribute("type") == "text"
+    page.get_by_role("button", name="Hide").click()
+    assert page.locator("#f-new").get_attribute("type") == "password"
+    page.get_by_label("New password").fill(NEW_ADMIN_PASSWORD)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/users")
+    assert "Password changed." in page.locator(".flash").inner_text()
+    shot(page, "users")
+
+
+def test_create_user_set_passwords_and_see_it_in_the_table(page, box):
+    sign_in(page, "admin", NEW_ADMIN_PASSWORD)
+    page.wait_for_url("**/users")
+    page.get_by_role("link", name="+ Add user").click()
+    page.get_by_label("Name").fill("Léa Dupont")
+    page.get_by_label("Extension").fill("210")
+    page.get_by_label("Email").fill("lea@example.com")
+    page.get_by_label("Department").fill("Accueil")
+    shot(page, "user-add")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/users")
+    row = page.locator("#users tr", has_text="Léa Dupont")
+    assert "210" in row.inner_text() and "Accueil" in row.inner_text()
+    assert row.locator(".dot.off").count() == 1  # no device registered: grey
+    row.get_by_role("link", name="Set passwords of Léa Dupont").click()
+    page.get_by_label("WEB password").fill("weak")
+    page.get_by_role("button", name="Save").click()
+    assert "special character" in page.locator("#f-web_password-err").inner_text()
+    page.locator("#f-web_password").fill("L3a!webPass")
+    page.locator("#f-sip_password").fill("L3a!sipPass")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/users")
+    assert "Passwords of Léa Dupont set." in page.locator(".flash").inner_text()
+    assert box.daemon.call("user.show", {"ref": "210"})["email"] == "lea@example.com"
+    # the search field finds her
+    page.get_by_label("Search").fill("Dupont")
+    page.get_by_role("button", name="Search").click()
+    assert page.locator("#users tbody tr").count() == 1
+
+
+def test_csv_import_with_a_bad_row_imports_nothing_then_a_good_file(page, box, tmp_path):
+    sign_in(page, "admin", NEW_ADMIN_PASSWORD)
+    page.wait_for_url("**/users")
+    page.get_by_role("link", name="Import CSV").click()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,extension,email\nMarc,220,marc@example.com\nNina,22a,nina@example.com\n")
+    page.get_by_label("CSV file").set_input_files(str(bad))
+    page.get_by_role("button", name="Import").click()
+    message = page.locator("#f-file-err").inner_text()
+    assert "line 3" in message
+    shot(page, "import-error")
+    assert box.daemon.call("user.list", {"search": "Marc"}) == []
+    good = tmp_path / "good.csv"
+    good.write_text("name,extension,email\nMarc,220,marc@example.com\nNina,221,nina@example.com\n")
+    page.get_by_label("CSV file").set_input_files(str(good))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_url("**/users")
+    assert "2 user(s) imported." in page.locator(".flash").inner_text()
+    assert page.locator("#users tr", has_text="Nina").count() == 1
+
+
+def test_form_without_csrf_token_is_rejected(page, box):
+    sign_in(page, "admin", NEW_ADMIN_PASSWORD)
+    page.wait_for_url("**/users")
+    page.goto("/users/new")
+    page.get_by_label("Name").fill("Oscar")
+    page.get_by_label("Extension").fill("230")
+    page.evaluate("document.querySelectorAll('main input[name=csrf]').forEach(e => e.remove())")
+    page.get_by_role("button", name="Save").click()
+    assert "security token" in page.locator("main").inner_text()
+    assert box.daemon.call("user.list", {"search": "Oscar"}) == []
+
+
+def test_non_super_admin_cannot_edit_the_super_admin(page, box):
+    box.daemon.call("user.add", {"type": "admin", "name": "Second Admin", "login": "second",
+                                 "web_password": "S3cond!Adm"})
+    sign_in(page, "second", "S3cond!Adm")
+    page.wait_for_url("**/users")
+    admin_row = page.locator("#users tr", has_text="Administrator")
+    assert admin_row.get_by_role("link").count() == 0  # no Edit / Passwords / Delete
+    assert page.get_by_role("link", name="Export CSV").count() == 0
+    admin_id = box.daemon.call("user.show", {"ref": "admin"})["id"]
+    response = page.goto(f"/users/{admin_id}/passwords")
+    assert response.status == 403
+    assert "only the super admin" in page.locator("main").inner_text()
+    # plain users stay editable
+    lea_row = page.locator("#users tr", has_text="Léa Dupont")
+    page.goto("/users")
+    assert lea_row.get_by_role("link", name="Edit Léa Dupont").count() == 1
+
+
+def test_screenshots_of_the_main_pages(page, box):
+    sign_in(page, "admin", NEW_ADMIN_PASSWORD)
+    page.wait_for_url("**/users")
+    for path, name in (("/info", "info"), ("/settings/pbx", "settings"),
+                       ("/settings/api-tokens", "api-tokens")):
+        response = page.goto(path)
+        assert response.status == 200, path
+        shot(page, name)
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone
+    page.goto("/users")
+    shot(page, "users-phone")
