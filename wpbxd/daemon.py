@@ -27,6 +27,7 @@ from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
 from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.telephony.dialplan.service import DialplanService
+from wpbxd.telephony.service import SipService
 from wpbxd.web.service import WebService
 
 log = logging.getLogger("wpbxd")
@@ -139,6 +140,7 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     """Every service of the daemon, in start order (stopped in reverse)."""
     services: list[Service] = []
     services.append(DialplanService(ctx))
+    services.append(SipService(ctx))
     services.append(WebService(ctx))
     return services
 

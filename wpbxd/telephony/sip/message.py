@@ -517,7 +517,7 @@ def triage(data: bytes, stream: bool = False) -> Triage:
         if not msg.headers.get("via") or not msg.headers.get("cseq") or not msg.headers.get("call-id"):
             return Triage(None, None, "response without Via, CSeq or Call-ID")
         try:
-            msg.top_via
+            _ = msg.top_via
         except (SipSyntaxError, ValueError) as err:
             return Triage(None, None, f"response with a bad Via ({err})")
         return Triage(msg)

@@ -109,7 +109,7 @@ def response_event(status: int, prefix: str = "") -> str:
 class Transaction:
     __slots__ = ("kind", "key", "state", "target", "reliable", "request", "timers",
                  "interval", "last_response", "last_bytes", "layer", "on_response",
-                 "on_timeout", "data", "branch", "__weakref__")
+                 "on_timeout", "data", "branch", "source", "__weakref__")
 
     def __init__(self, kind: str, key: str, request: Request, target: Target,
                  reliable: bool, layer: "TransactionLayer") -> None:
@@ -125,10 +125,11 @@ class Transaction:
         self.last_response: Response | None = None
         self.last_bytes: bytes = b""
         self.layer = layer
-        self.on_response: Callable[["Transaction", Response], None] | None = None
-        self.on_timeout: Callable[["Transaction"], None] | None = None
+        self.on_response: Callable[[Transaction, Response], None] | None = None
+        self.on_timeout: Callable[[Transaction], None] | None = None
         self.data: Any = None              # free for the transaction user
         self.branch = ""
+        self.source: Target = target       # where the request came from (server side)
 
     @property
     def is_client(self) -> bool:
@@ -319,14 +320,15 @@ class TransactionLayer:
 
     # -- server side ------------------------------------------------------------
     def receive_request(self, req: Request, source: Target, now: float,
-                        reliable: bool = False) -> None:
+                        reliable: bool = False, origin: Target | None = None) -> None:
+        """``source`` is where responses go (§18.2.2); ``origin`` the packet's real source."""
         key = server_key(req)
         txn = self.servers.get(key)
         if req.method == "ACK":
             if txn is not None and txn.kind == INVITE_SERVER and txn.state != "terminated":
                 self._event(txn, "ack", req, now)
             else:
-                self.tu.on_ack(req, source)
+                self.tu.on_ack(req, origin or source)
             return
         if txn is not None:
             self._event(txn, "request", req, now)
@@ -334,6 +336,8 @@ class TransactionLayer:
         kind = INVITE_SERVER if req.method == "INVITE" else NON_INVITE_SERVER
         txn = Transaction(kind, key, req, source, reliable, self)
         txn.branch = req.top_via.params.get("branch") or ""
+        if origin is not None:
+            txn.source = origin
         self.servers[key] = txn
         self.tu.on_request(txn, req)
 
