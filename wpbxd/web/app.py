@@ -752,8 +752,9 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
                       created=created, name=name, fmt_time=lambda t: datetime.datetime.fromtimestamp(
                           t, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if t else "never")
 
-    from wpbxd.web import api
+    from wpbxd.web import api, dialplan_pages
 
+    dialplan_pages.install(app, env, page, render, flash)
     app.mount("/api/v1/", api.make_api(env))
     return app
 
