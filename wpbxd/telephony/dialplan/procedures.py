@@ -238,8 +238,17 @@ def _write_apps(store: Store, entry_id: int, apps: list[dict[str, Any]]) -> None
         params = item.get("params") or {}
         if not isinstance(params, dict):
             raise ValidationError(f"application {position + 1} ({item['app']}): params must be an object", "params")
+        name = item["app"].strip()
+        cls = applications().get(name)
+        if cls is not None:
+            try:
+                params = cls.validate(dict(params))  # store the normalised parameters
+            except ValidationError as err:
+                entry = store.one("SELECT procedure, pattern FROM dialplan_entries WHERE id = ?", (entry_id,))
+                where = _StoredApp(entry["procedure"], entry["pattern"], position, name, params).where()
+                raise ValidationError(f"{where}: {err}") from None
         store.execute("INSERT INTO dialplan_apps(entry_id, position, app, params) VALUES (?, ?, ?, ?)",
-                      (entry_id, position, item["app"].strip(), json.dumps(params)))
+                      (entry_id, position, name, json.dumps(params)))
 
 
 # -- references ----------------------------------------------------------------------
