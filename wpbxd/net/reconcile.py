@@ -47,6 +47,7 @@ MIN_RATE_KBIT = 8
 DSCP_EF = 46
 DSCP_CS3 = 24
 LEAF_CANDIDATES = ("fq_codel", "sfq", "pfifo")
+PFIFO_LIMIT = 100              # packets; pyroute2 would otherwise send 0 (drop everything)
 MANAGED = (*PORTS, BRIDGE, IFB)
 
 
@@ -363,8 +364,9 @@ class Reconciler:
     def _leaf(self, index: int, parent: int, handle: int) -> str:
         candidates = (self._leaf_kind,) if self._leaf_kind else LEAF_CANDIDATES
         for kind in candidates:
+            extra = {"limit": PFIFO_LIMIT} if kind == "pfifo" else {}
             try:
-                self.ipr.tc("add", kind, index=index, handle=handle, parent=parent)
+                self.ipr.tc("add", kind, index=index, handle=handle, parent=parent, **extra)
                 self._leaf_kind = kind
                 return kind
             except NetlinkError as err:

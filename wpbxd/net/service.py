@@ -32,6 +32,7 @@ from wpbxd.net.wan_client import WanDhcpClient
 from wpbxd.service import DaemonConfig, ServiceContext
 
 log = logging.getLogger(__name__)
+logging.getLogger("pyroute2").setLevel(logging.INFO)   # its DEBUG is one line per netlink message
 T = TypeVar("T")
 
 RESOLV_NAME = "resolv.conf"     # in the data directory; the image links /etc/resolv.conf to it
