@@ -284,7 +284,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
             main.append(("Dialplan", "/dialplan", "dialplan"))
         main.append(("Settings", "/settings/pbx", "settings"))
         tools = []
-        if "bans.list" in cmds and me().is_super_admin:
+        if "bans.list" in cmds and me().is_super_admin and env.call("bans.list"):
             tools.append(("SIP bans", "/bans", "bans"))
         tools.append(("Info", "/info", "info"))
         if cdr_feature(env):
