@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import need_tool
 
-PASSWORD = "Sip#{ext}pw"        # policy: upper, lower, digit, special, >= 8 characters
+PASSWORD = "Sip_{ext}pw"        # policy: upper, lower, digit, special, >= 8 characters
 
 
 def password_for(ext: str) -> str:

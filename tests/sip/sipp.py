@@ -114,7 +114,7 @@ def _authenticated_invite() -> str:
             + '  <recv response="407" auth="true"/>\n'
             + _ack(1, last_via=True, uri="sip:[field2]@[remote_ip]:[remote_port]")
             + _invite(2, True)
-            + '  <recv response="100" optional="true" response_txn="invite"/>\n')
+            + '  <recv response="100" optional="true"/>\n')
 
 
 def uac_call(pcap: str | None = None, hold: bool = False) -> str:
@@ -168,10 +168,14 @@ Content-Length: 0
 
 def uas(mode: str = "answer") -> str:
     """A callee: ``answer`` (180, 200, then BYE from the caller), ``busy`` (486), ``ring`` (until CANCEL)."""
-    text = HEAD.format(name=f"uas-{mode}") + """  <recv request="INVITE" crlf="true">
-    <action><ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="cs1,cs2"/></action>
+    text = HEAD.format(name=f"uas-{mode}")
+    if mode == "ring":
+        text += """  <recv request="INVITE" crlf="true">
+    <action><ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cs2"/></action>
   </recv>
 """
+    else:
+        text += '  <recv request="INVITE" crlf="true"/>\n'
     if mode == "busy":
         text += _reply("486 Busy Here") + '  <recv request="ACK"/>\n'
         return text + TAIL

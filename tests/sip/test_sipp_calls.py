@@ -1,0 +1,155 @@
+"""Calls between sipp user agents registered as users, through the B2BUA and the RTP relay.
+
+RFC 3261 §13-15 (INVITE, CANCEL, BYE), §14 (re-INVITE), RFC 3264 (hold with
+sendonly); the dialplan's factory ``users`` -> ``pbxinternal`` routing rings the
+called extension.
+"""
+
+import time
+
+from tests.daemon_runner import free_port
+from tests.sip import sipp
+from tests.sip.conftest import add_users, password_for
+
+PCAP = "/usr/share/sip-tester/g711a.pcap"
+CALLER, CALLEE = "3001", "3002"
+
+
+def register_at(pbx, sipp_dir, ext: str, port: int) -> None:
+    scenario = sipp.write(sipp_dir / "register.xml", sipp.register())
+    users = sipp.users_csv(sipp_dir / f"reg-{ext}.csv", [(ext, password_for(ext))])
+    result = sipp.run(scenario, f"127.0.0.1:{pbx.sip_port}", "-inf", str(users), "-m", "1", "-p", str(port),
+                      cwd=sipp_dir)
+    assert result.returncode == 0, sipp.errors(sipp_dir) or result.stderr[-2000:]
+
+
+def start_uas(pbx, sipp_dir, mode: str, port: int, *extra: str):
+    scenario = sipp.write(sipp_dir / f"uas-{mode}.xml", sipp.uas(mode))
+    return sipp.run(scenario, f"127.0.0.1:{pbx.sip_port}", "-m", "1", "-p", str(port), *extra,
+                    cwd=sipp_dir, wait=False, timeout=30)
+
+
+def call_from(pbx, sipp_dir, text: str, callee: str = CALLEE, *extra: str, caller: str = CALLER,
+              password: str | None = None):
+    scenario = sipp.write(sipp_dir / "uac.xml", text)
+    users = sipp.users_csv(sipp_dir / "uac.csv", [(caller, password or password_for(caller))], callee=callee)
+    return sipp.run(scenario, f"127.0.0.1:{pbx.sip_port}", "-inf", str(users), "-m", "1",
+                    "-p", str(free_port()), *extra, cwd=sipp_dir, timeout=30)
+
+
+def finish(proc) -> int:
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def last_cdr(pbx, count: int = 1) -> list[dict]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        rows = pbx.call("cdr.list", {"limit": count})
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.2)
+    raise AssertionError("no CDR written")
+
+
+def setup(pbx, sipp_dir, mode: str, *uas_extra: str):
+    add_users(pbx, [CALLER, CALLEE])
+    uas_port = free_port()
+    register_at(pbx, sipp_dir, CALLEE, uas_port)
+    return start_uas(pbx, sipp_dir, mode, uas_port, *uas_extra)
+
+
+def test_answered_call_relays_rtp_both_ways_and_writes_a_cdr(wpbxd, sipp_dir):
+    uas = setup(wpbxd, sipp_dir, "answer", "-rtp_echo", "-mp", str(free_port()))
+    scenario = sipp.write(sipp_dir / "uac.xml", sipp.uac_call(pcap=PCAP))
+    users = sipp.users_csv(sipp_dir / "uac.csv", [(CALLER, password_for(CALLER))], callee=CALLEE)
+    uac = sipp.run(scenario, f"127.0.0.1:{wpbxd.sip_port}", "-inf", str(users), "-m", "1", "-d", "3000",
+                   "-p", str(free_port()), "-mp", str(free_port()), cwd=sipp_dir, wait=False, timeout=30)
+    media = None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and uac.poll() is None:
+        calls = wpbxd.call("calls.list")
+        if calls and calls[0]["state"] == "answered" and calls[0]["media"]:
+            stats = calls[0]["media"][0]
+            if stats["a_to_b"]["packets"] > 20 and stats["b_to_a"]["packets"] > 20:
+                media = stats
+                break
+        time.sleep(0.2)
+    assert finish(uac) == 0, sipp.errors(sipp_dir)
+    assert finish(uas) == 0, sipp.errors(sipp_dir)
+    assert media is not None, "RTP did not flow both ways through the relay"
+    cdr = last_cdr(wpbxd)[0]
+    assert cdr["disposition"] == "ANSWERED" and cdr["caller_number"] == CALLER and cdr["callee_number"] == CALLEE
+    assert cdr["codec"] == "PCMA" and cdr["hangup_side"] == "caller"
+    assert cdr["billsec"] >= 2 and cdr["duration"] >= cdr["billsec"]
+    assert cdr["caller_call_id"] and cdr["callee_call_id"] and cdr["caller_call_id"] != cdr["callee_call_id"]
+    assert wpbxd.call("calls.list") == []
+
+
+def test_caller_cancel_gets_487_and_callee_gets_cancel(wpbxd, sipp_dir):
+    uas = setup(wpbxd, sipp_dir, "ring")
+    result = call_from(wpbxd, sipp_dir, sipp.uac_cancel())
+    assert result.returncode == 0, sipp.errors(sipp_dir)
+    assert finish(uas) == 0, sipp.errors(sipp_dir)
+    cdr = last_cdr(wpbxd)[0]
+    assert cdr["disposition"] == "NO ANSWER" and cdr["hangup_side"] == "caller" and cdr["billsec"] == 0
+
+
+def test_busy_callee_gives_486_to_the_caller(wpbxd, sipp_dir):
+    uas = setup(wpbxd, sipp_dir, "busy")
+    result = call_from(wpbxd, sipp_dir, sipp.uac_expect(486))
+    assert result.returncode == 0, sipp.errors(sipp_dir)
+    assert finish(uas) == 0, sipp.errors(sipp_dir)
+    assert last_cdr(wpbxd)[0]["disposition"] == "BUSY"
+
+
+def test_unknown_number_gets_404(wpbxd, sipp_dir):
+    add_users(wpbxd, [CALLER])
+    result = call_from(wpbxd, sipp_dir, sipp.uac_expect(404), callee="3999")
+    assert result.returncode == 0, sipp.errors(sipp_dir)
+    assert last_cdr(wpbxd)[0]["disposition"] == "FAILED"
+
+
+def test_extension_without_registration_gets_480(wpbxd, sipp_dir):
+    add_users(wpbxd, [CALLER, CALLEE])
+    result = call_from(wpbxd, sipp_dir, sipp.uac_expect(480))
+    assert result.returncode == 0, sipp.errors(sipp_dir)
+
+
+def test_caller_with_wrong_password_gets_403_after_the_challenge(wpbxd, sipp_dir):
+    add_users(wpbxd, [CALLER, CALLEE])
+    result = call_from(wpbxd, sipp_dir, sipp.uac_expect(403), password="Wrong#pass1")
+    assert result.returncode == 0, sipp.errors(sipp_dir)
+    assert wpbxd.call("status")["sip"]["auth_failures"] == 1
+    assert wpbxd.call("cdr.list") == []
+
+
+def test_hold_and_resume_reinvites_pass_through(wpbxd, sipp_dir):
+    uas = setup(wpbxd, sipp_dir, "hold")
+    followed = []
+
+    import threading
+
+    from wpbxd.console import client
+
+    def follow():
+        for event in client.stream(wpbxd.data_dir, "calls.follow"):
+            followed.append(event)
+            if event.get("type") == "ended":
+                return
+
+    watcher = threading.Thread(target=follow, daemon=True)
+    watcher.start()
+    time.sleep(0.3)
+    result = call_from(wpbxd, sipp_dir, sipp.uac_call(hold=True), CALLEE, "-d", "500")
+    assert result.returncode == 0, sipp.errors(sipp_dir)
+    assert finish(uas) == 0, sipp.errors(sipp_dir)
+    watcher.join(5)
+    texts = [e.get("text", "") for e in followed]
+    assert any("re-INVITE from the caller (sendonly)" in t for t in texts), texts
+    assert any("re-INVITE from the caller (sendrecv)" in t for t in texts), texts
+    assert any("matches" in t for t in texts)         # dialplan trace lines are streamed too
+    assert last_cdr(wpbxd)[0]["disposition"] == "ANSWERED"
