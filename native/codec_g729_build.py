@@ -44,5 +44,11 @@ def _builder(base: Path) -> FFI:
 ffibuilder = _builder(Path.cwd())
 
 if __name__ == "__main__":
+    # In-place build for development; the result takes the file name that
+    # `pip install -e .` gives it (abi3), so that a later pip build replaces
+    # it instead of being shadowed by a more specific extension suffix.
     os.chdir(NATIVE.parent)
-    _builder(NATIVE.parent).compile(tmpdir=".")
+    built = Path(_builder(NATIVE.parent).compile(tmpdir="."))
+    final = built.with_name("_g729.abi3.so")
+    if built != final:
+        built.replace(final)
