@@ -95,3 +95,37 @@ def test_pesq_of_our_codec_matches_bcg729_on_every_speech_item(corpus, bcg729):
     print("\n".join(lines))
     assert len(rows) >= 1
     assert not failures, failures
+
+
+LOSS_RATE = 0.10  # fraction of frames erased in the concealment comparison
+
+
+def test_pesq_with_ten_percent_frame_loss_matches_bcg729_concealment(corpus, bcg729):
+    """Frame erasure concealment (G.729 4.4) of our decoder scores like libbcg729's."""
+    import random
+
+    pesq = pytest.importorskip("pesq", reason="PyPI pesq not installed (deps/pip-test.txt)")
+    rows, failures = [], []
+    for item in corpus:
+        if item.kind != "speech":
+            continue
+        frames = len(item.bits) // 10
+        rng = random.Random(item.name)
+        lost = frozenset(n for n in range(frames) if rng.random() < LOSS_RATE)
+        dec = G729Decoder()
+        ours = b"".join(
+            dec.decode_lost() if n in lost else dec.decode(item.bits[10 * n : 10 * n + 10]) for n in range(frames)
+        )
+        ref = samples(item.pcm)
+        score_theirs = pesq.pesq(8000, ref, samples(bcg729.decode(item.bits, lost)), "nb")
+        score_ours = pesq.pesq(8000, ref, samples(ours), "nb")
+        rows.append(f"{item.name}\t{len(lost)}\t{score_theirs:.3f}\t{score_ours:.3f}")
+        if score_ours < score_theirs - PESQ_TOLERANCE:
+            failures.append(f"{item.name}: ours {score_ours:.2f} < bcg729 {score_theirs:.2f} - {PESQ_TOLERANCE}")
+    lines = ["item\tlost_frames\tbcg729_decoder\tour_decoder"] + rows
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "codec_pesq_loss.tsv").write_text("\n".join(lines) + "\n")
+    print(f"\nPESQ with {LOSS_RATE:.0%} lost frames on libbcg729's bitstreams (tests/artifacts/codec_pesq_loss.tsv)")
+    print("\n".join(lines))
+    assert rows
+    assert not failures, failures
