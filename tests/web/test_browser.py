@@ -6,6 +6,8 @@ des utilisateurs". Screenshots of the main pages go to tests/artifacts/ (git-ign
 
 import pytest
 
+from tests.conftest import need_tool
+from tests.sip import sipp
 from tests.web.conftest import ARTIFACTS, chromium_path, start_daemon
 from tests.web.conftest import Web as WebBox
 
@@ -109,6 +111,25 @@ def test_create_user_set_passwords_and_see_it_in_the_table(page, box):
     assert page.locator("#users tbody tr").count() == 1
 
 
+def test_a_registered_phone_turns_the_status_green(page, box, tmp_path):
+    """sipp registers as Léa (210) with the SIP password set in the UI above."""
+    need_tool("sipp")
+    scenario = sipp.write(tmp_path / "register.xml", sipp.register())
+    accounts = sipp.users_csv(tmp_path / "users.csv", [("210", "L3a!sipPass")])
+    result = sipp.run(scenario, f"127.0.0.1:{box.daemon.sip_port}", "-inf", str(accounts), "-m", "1",
+                      cwd=tmp_path)
+    assert result.returncode == 0, sipp.errors(tmp_path) or result.stderr[-2000:]
+    sign_in(page, "admin", NEW_ADMIN_PASSWORD)
+    page.wait_for_url("**/users")
+    row = page.locator("#users tr", has_text="Léa Dupont")
+    assert row.locator(".dot.on").count() == 1
+    assert page.locator("#users tr", has_text="Administrator").locator(".dot.off").count() == 1
+    shot(page, "users-registered")
+    page.goto("/info")
+    tile = page.locator(".tile", has_text="Registrations")
+    assert tile.locator(".big").inner_text() == "1"
+
+
 def test_csv_import_with_a_bad_row_imports_nothing_then_a_good_file(page, box, tmp_path):
     sign_in(page, "admin", NEW_ADMIN_PASSWORD)
     page.wait_for_url("**/users")
@@ -163,8 +184,16 @@ def test_non_super_admin_cannot_edit_the_super_admin(page, box):
 def test_screenshots_of_the_main_pages(page, box):
     sign_in(page, "admin", NEW_ADMIN_PASSWORD)
     page.wait_for_url("**/users")
-    for path, name in (("/info", "info"), ("/settings/pbx", "settings"),
-                       ("/settings/api-tokens", "api-tokens")):
+    pages = [("/info", "info"), ("/settings/pbx", "settings"), ("/settings/api-tokens", "api-tokens")]
+    commands = box.daemon.call("help")
+    if "dialplan.trace" in commands:
+        pages += [("/dialplan", "dialplan"), ("/dialplan/p/pbxinternal", "procedure"),
+                  ("/dialplan/trace?from=210&to=221", "trace")]
+    if "cdr.list" in commands:
+        pages.append(("/calls", "calls"))
+    if "calls.list" in commands:
+        pages.append(("/debug", "debug"))
+    for path, name in pages:
         response = page.goto(path)
         assert response.status == 200, path
         shot(page, name)
