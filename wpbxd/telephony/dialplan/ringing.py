@@ -8,6 +8,7 @@ groups, call classes, user preferences); this module only applies it.
 Rule: no SIP and no store here; everything goes through the context and RunEnv.
 """
 
+import logging
 from typing import TYPE_CHECKING
 
 from wpbxd.events import MissedCall
@@ -16,6 +17,8 @@ from wpbxd.telephony.dialplan.model import CallPrefs, UserInfo
 
 if TYPE_CHECKING:
     from wpbxd.telephony.dialplan.engine import RunEnv
+
+log = logging.getLogger(__name__)
 
 ACL_DENIED = (403, "Forbidden")
 
@@ -34,8 +37,10 @@ async def acl_allows(ctx: CallContext, env: "RunEnv", number: str) -> bool:
     allowed = plan.acl.get(subject.acl_group, frozenset())
     if call_class in allowed:
         return True
-    env.trace(f"ACL: user {subject.extension} (group {subject.acl_group}) may not call {number}:"
-              f" class {call_class} ({why}) is not allowed; call refused with 403")
+    line = (f"ACL: user {subject.extension} (group {subject.acl_group}) may not call {number}:"
+            f" class {call_class} ({why}) is not allowed; call refused with 403")
+    env.trace(line)
+    log.info("call %s: %s", ctx.call_id, line)
     await env.hangup(ctx, *ACL_DENIED)
     return False
 

@@ -2,7 +2,8 @@
 
 It compiles the dialplan at start and again whenever the configuration of the
 dialplan, users or settings changes (``ConfigChanged``), keeping call-group
-memory across reloads; registers the dialplan control commands; and turns
+memory across reloads, and republishes a users or settings change as
+``ConfigChanged('dialplan')`` because compiled dialplans depend on them; registers the dialplan control commands; and turns
 ``MissedCall`` events into mail through the SMTP profile (in an executor).
 
 The call engine compiles its own snapshot with ``Dialplan.load``; this service
@@ -25,6 +26,7 @@ from wpbxd.telephony.dialplan.engine import Dialplan
 log = logging.getLogger(__name__)
 
 RELOAD_SECTIONS = ("dialplan", "users", "settings", "all")
+INPUT_SECTIONS = ("users", "settings")
 
 
 class DialplanService:
@@ -62,6 +64,10 @@ class DialplanService:
     def _on_config(self, event: ConfigChanged) -> None:
         if event.section in RELOAD_SECTIONS:
             self.reload()
+        if event.section in INPUT_SECTIONS:
+            # the compiled dialplan also depends on users (ACL group, mobility,
+            # preferences) and settings (prefixes, time zone): tell whoever compiles one
+            self.ctx.bus.publish(ConfigChanged("dialplan", f"{event.section}:{event.key or ''}"))
 
     def _on_missed(self, event: MissedCall) -> None:
         task = asyncio.ensure_future(self._mail_missed(event))

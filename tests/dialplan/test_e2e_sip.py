@@ -1,0 +1,151 @@
+"""End to end: real SIP user agents (sipp) calling through a real wpbxd, with the
+routing decided by stored dialplan data (seed: "Préférences des utilisateurs",
+"Groupes d'appel", ACL, "Exemple de configuration de la procédure users").
+
+Callers and callees are sipp processes registered as users; a sipp UAS registered
+as an extension stands in for a trunk until trunks exist.
+"""
+
+import time
+
+import pytest
+
+from tests.conftest import need_tool
+from tests.daemon_runner import free_port
+
+sipp = pytest.importorskip("tests.sip.sipp", reason="the SIP test helpers are needed")
+
+CALLER, CALLEE, OTHER = "4001", "4002", "4003"
+PASSWORD = "Sip#{ext}pw"
+
+
+@pytest.fixture
+def pbx(wpbxd, tmp_path):
+    need_tool("sipp")
+    folder = tmp_path / "sipp"
+    folder.mkdir()
+    wpbxd.folder = folder
+    wpbxd.uas_procs = []
+    for ext in (CALLER, CALLEE, OTHER):
+        wpbxd.call("user.add", {"name": f"User {ext}", "extension": ext, "sip_password": PASSWORD.format(ext=ext)})
+    yield wpbxd
+    for proc in wpbxd.uas_procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def register(pbx, ext: str, port: int) -> None:
+    scenario = sipp.write(pbx.folder / "register.xml", sipp.register())
+    users = sipp.users_csv(pbx.folder / f"reg-{ext}.csv", [(ext, PASSWORD.format(ext=ext))])
+    result = sipp.run(scenario, f"127.0.0.1:{pbx.sip_port}", "-inf", str(users), "-m", "1", "-p", str(port),
+                      cwd=pbx.folder)
+    assert result.returncode == 0, sipp.errors(pbx.folder) or result.stderr[-2000:]
+
+
+def phone(pbx, ext: str, mode: str):
+    """Register ``ext`` at a sipp UAS that will ``answer``, be ``busy`` or ``ring``."""
+    port = free_port()
+    register(pbx, ext, port)
+    scenario = sipp.write(pbx.folder / f"uas-{ext}.xml", sipp.uas(mode))
+    proc = sipp.run(scenario, f"127.0.0.1:{pbx.sip_port}", "-m", "1", "-p", str(port), cwd=pbx.folder,
+                    wait=False, timeout=30)
+    pbx.uas_procs.append(proc)
+    return proc
+
+
+def call(pbx, callee: str, expect: int | None = None, caller: str = CALLER, wait: bool = True, hold_ms: int = 0):
+    """``caller`` calls ``callee``: answered (``expect`` None) or failing with ``expect``."""
+    text = sipp.uac_expect(expect) if expect else sipp.uac_call()
+    scenario = sipp.write(pbx.folder / f"uac-{caller}.xml", text)
+    users = sipp.users_csv(pbx.folder / f"uac-{caller}.csv", [(caller, PASSWORD.format(ext=caller))], callee=callee)
+    extra = ["-d", str(hold_ms)] if hold_ms else []
+    return sipp.run(scenario, f"127.0.0.1:{pbx.sip_port}", "-inf", str(users), "-m", "1", "-p", str(free_port()),
+                    *extra, cwd=pbx.folder, timeout=30, wait=wait)
+
+
+def ok(pbx, result) -> None:
+    assert result.returncode == 0, (sipp.errors(pbx.folder) or result.stderr[-2000:]) + "\n" + pbx.log()[-4000:]
+
+
+def finished(proc) -> int:
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def prefs(pbx, ext: str, **values) -> None:
+    pbx.call("prefs.set", {"user": ext, "class": "internal", "values": values})
+
+
+def test_forward_when_busy_rings_the_forward_target(pbx):
+    busy = phone(pbx, CALLEE, "busy")
+    target = phone(pbx, OTHER, "answer")
+    prefs(pbx, CALLEE, fwd_busy=OTHER)
+    ok(pbx, call(pbx, CALLEE))
+    assert finished(busy) == 0 and finished(target) == 0
+
+
+def test_forward_when_unavailable_and_forward_always(pbx):
+    target = phone(pbx, OTHER, "answer")
+    prefs(pbx, CALLEE, fwd_unavailable=OTHER)
+    ok(pbx, call(pbx, CALLEE))            # 4002 is not registered at all
+    assert finished(target) == 0
+    ringing = phone(pbx, CALLEE, "answer")
+    target = phone(pbx, OTHER, "answer")
+    prefs(pbx, CALLEE, fwd_unavailable="", fwd_always=OTHER)
+    ok(pbx, call(pbx, CALLEE))
+    assert finished(target) == 0
+    assert ringing.poll() is None         # the forwarding phone never rang
+
+
+def test_dnd_gives_busy(pbx):
+    phone(pbx, CALLEE, "answer")
+    prefs(pbx, CALLEE, dnd=True)
+    ok(pbx, call(pbx, CALLEE, expect=486))
+
+
+def test_call_waiting_off_gives_busy_to_a_second_call(pbx):
+    phone(pbx, OTHER, "answer")
+    second = phone(pbx, CALLEE, "answer")   # registered: only call waiting can refuse the call
+    prefs(pbx, CALLEE, call_waiting=False)
+    first = call(pbx, OTHER, caller=CALLEE, wait=False, hold_ms=4000)   # 4002 talks to 4003
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(c["state"] == "answered" for c in pbx.call("calls.list")):
+        time.sleep(0.1)
+    ok(pbx, call(pbx, CALLEE, expect=486))
+    assert finished(first) == 0
+    assert second.poll() is None            # its phone never rang
+
+
+def test_linear_call_group_skips_to_the_next_member(pbx):
+    busy = phone(pbx, CALLEE, "busy")
+    answer = phone(pbx, OTHER, "answer")
+    pbx.call("callgroup.set", {"name": "support", "strategy": "linear", "members": [CALLEE, OTHER],
+                               "ring_time": 5, "timeout": 20})
+    pbx.call("dialplan.entry.add", {"procedure": "users", "pattern": "500",
+                                    "apps": [{"app": "call_group", "params": {"group": "support"}}]})
+    ok(pbx, call(pbx, "500"))
+    assert finished(busy) == 0 and finished(answer) == 0
+
+
+def test_acl_denies_an_international_call_with_403(pbx):
+    ok(pbx, call(pbx, "0039061234567", expect=403))
+    assert "class international" in pbx.log()
+
+
+def test_seed_users_example_mobile_route_ends_at_a_stand_in_trunk(pbx):
+    """Seed: ``0[67].`` strips the outside-line 0 and goes to the "gsm-calls" route."""
+    trunk = "612345678"
+    pbx.call("user.add", {"name": "GSM trunk stand-in", "extension": trunk,
+                          "sip_password": PASSWORD.format(ext=trunk)})
+    answer = phone(pbx, trunk, "answer")
+    pbx.call("dialplan.add", {"name": "gsm_calls"})
+    pbx.call("dialplan.entry.add", {"procedure": "gsm_calls", "pattern": "X.",
+                                    "apps": [{"app": "dial", "params": {"target": "${called}"}}]})
+    pbx.call("dialplan.entry.add", {"procedure": "users", "pattern": "0[67].", "apps": [
+        {"app": "set_called", "params": {"strip": 1}}, {"app": "goto", "params": {"procedure": "gsm_calls"}}]})
+    ok(pbx, call(pbx, "0612345678"))
+    assert finished(answer) == 0
