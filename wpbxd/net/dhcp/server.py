@@ -210,8 +210,8 @@ class DhcpServer:
             except Exception:
                 self.counters["store_errors"] += 1
                 log.exception("%s: leases not stored; their replies are withheld", self.interface)
-                actions = [a for a in actions if not isinstance(a, Reply)
-                           or a.message.message_type not in (codec.ACK,)]
+                actions = [a for a in actions if not isinstance(a, Granted) and not (
+                    isinstance(a, Reply) and a.message.message_type == codec.ACK)]
         for action in actions:
             if isinstance(action, Reply):
                 self._send(action)
