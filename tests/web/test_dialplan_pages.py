@@ -50,3 +50,30 @@ def test_trace_form_shows_the_path_of_a_call(web, admin):
     assert 'class="trace"' in r.text and "End:" in r.text and "pbxinternal" in r.text
     r = web.get(admin, "/dialplan/trace?from=120&to=121&at=not-a-time")
     assert 'class="error"' in r.text
+
+
+def test_user_preferences_per_call_class_are_validated_and_saved(web, admin):
+    if "prefs.set" not in web.daemon.call("help"):
+        pytest.skip("user preferences are not in this daemon")
+    user = web.daemon.call("user.add", {"name": "Pia", "extension": "130"})
+    path = f"/users/{user['id']}/preferences?class=external"
+    assert f'/users/{user["id"]}/preferences' in web.get(admin, "/users?q=Pia").text
+    r = web.post(admin, path, {"dnd": "", "fwd_busy": "not a number", "fwd_unavailable": "",
+                               "fwd_always": "", "call_waiting": "1", "call_timeout": "",
+                               "mobility_delay": ""})
+    assert r.status_code == 200 and 'id="f-fwd_busy-err"' in r.text and 'value="not a number"' in r.text
+    r = web.post(admin, path, {"dnd": "", "fwd_busy": "VOICEMAIL", "fwd_unavailable": "0612345678",
+                               "fwd_always": "", "call_waiting": "", "call_timeout": "25",
+                               "mobility_delay": ""})
+    assert r.status_code == 303, r.text[:1500]
+    prefs = web.daemon.call("prefs.show", {"user": "130"})
+    assert prefs["external"]["fwd_busy"] == "VOICEMAIL" and prefs["external"]["call_timeout"] == 25
+    assert prefs["external"]["call_waiting"] is False and prefs["internal"]["call_waiting"] is True
+
+
+def test_dialplan_general_settings_page_saves_prefixes(web, admin):
+    keys = [k for k in web.daemon.call("settings.get") if k.startswith("dialplan.")]
+    if not keys:
+        pytest.skip("no dialplan settings in this build")
+    page = web.get(admin, "/settings/dialplan")
+    assert page.status_code == 200 and all(f'name="{k}"' in page.text for k in keys)

@@ -56,6 +56,7 @@ SETTING_GROUPS = {
     "pbx": ("Language & region", None),
     "web": ("Web access", None),
     "sip": ("SIP", "registrations.list"),
+    "dialplan": ("Dialplan general", "dialplan.trace"),
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -434,7 +435,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         rows = [(u, bool((u.extension and u.extension in online) or (u.login and u.login in online)),
                  access.may_manage(me(), u)) for u in shown]
         return render("users", "Users", "users", rows=rows, search=search, page_no=page_no,
-                      pages=pages, total=len(everyone), status_known="registrations.list" in env.commands())
+                      pages=pages, total=len(everyone), prefs="prefs.set" in env.commands())
 
     def procedure_options() -> list[tuple[str, str]]:
         return [(r["name"], r["name"]) for r in store.all("SELECT name FROM procedures ORDER BY name")]
@@ -558,6 +559,42 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
                 flash(f"User {target.name} deleted.")
                 bottle.redirect("/users", 303)
         return render("user_delete", f"Delete {target.name}", "users", target=target, error=error)
+
+    PREF_LABELS = {
+        "dnd": "Refuse all calls (do not disturb)", "fwd_busy": "Forward if busy",
+        "fwd_unavailable": "Forward if unavailable", "fwd_always": "Forward always",
+        "call_waiting": "Call waiting", "call_timeout": "Call timeout (s, empty = off)",
+        "mobility_delay": "Mobility extension after (s, empty = off)",
+        "missed_email": "Notify missed calls by email",
+    }
+
+    @app.route("/users/<ref>/preferences", method=["GET", "POST"])
+    @page
+    def user_preferences(ref: str) -> str:
+        target = managed(ref)
+        if "prefs.set" not in env.commands():
+            raise FeatureMissing("user preferences are not available")
+        prefs = env.call("prefs.show", {"user": str(target.id)})
+        call_class = _query().get("class", "") or next(iter(prefs))
+        if call_class not in prefs:
+            raise NotFound(f"no call class {call_class!r}")
+        values = dict(prefs[call_class])
+        errors: dict[str, str] = {}
+        if bottle.request.method == "POST":
+            f = _form()
+            values = {k: (("1" if f.get(k) else "0") if isinstance(v, bool) else f.get(k, ""))
+                      for k, v in prefs[call_class].items() if k in PREF_LABELS}
+            try:
+                env.call("prefs.set", {"user": str(target.id), "class": call_class, "values": values})
+            except ValidationError as err:
+                errors[err.field if err.field in PREF_LABELS else "_"] = err.message
+            else:
+                flash(f"Preferences of {target.name} for {call_class} calls saved.")
+                bottle.redirect(f"/users/{target.id}/preferences?class={call_class}", 303)
+            values = {k: (v == "1" if isinstance(prefs[call_class][k], bool) else v) for k, v in values.items()}
+        return render("user_prefs", f"Preferences of {target.name}", "users", target=target,
+                      classes=list(prefs), call_class=call_class, values=values, errors=errors,
+                      labels=PREF_LABELS)
 
     @app.get("/users/export.csv")
     @page

@@ -28,6 +28,9 @@
   % if manage:
     <a href="/users/{{u.id}}/edit" aria-label="Edit {{u.name}}">Edit</a>
     <a href="/users/{{u.id}}/passwords" aria-label="Set passwords of {{u.name}}">Passwords</a>
+    % if prefs and u.extension:
+    <a href="/users/{{u.id}}/preferences" aria-label="Preferences of {{u.name}}">Preferences</a>
+    % end
     % if not u.is_super_admin:
     <a href="/users/{{u.id}}/delete" aria-label="Delete {{u.name}}">Delete</a>
     % end
