@@ -15,6 +15,7 @@ Seed chapter "Accès au PBX via le port série RS-232 et SSH".
 """
 
 import hmac
+import math
 import re
 from dataclasses import dataclass
 
@@ -254,7 +255,7 @@ class BootMenu(Screen):
             self.state = "choose"
             wait = self.throttle.wait(now)
             if wait:
-                self.write(f"Too many wrong codes; try again in {int(wait) + 1} s. Nothing changed.\n")
+                self.write(f"Too many wrong codes; try again in {math.ceil(wait)} s. Nothing changed.\n")
             elif hmac.compare_digest(text.upper().encode(), self.recovery_code.upper().encode()):
                 self.throttle.succeeded()
                 self._emit(Recover())
@@ -301,7 +302,7 @@ class LoginPrompt(Screen):
                 return
             wait = self.throttle.wait(now)
             if wait:
-                self.write(f"Too many failed logins; try again in {int(wait) + 1} s.\n")
+                self.write(f"Too many failed logins; try again in {math.ceil(wait)} s.\n")
                 self.prompt()
                 return
             self.login, self.state = text, "password"
@@ -402,7 +403,7 @@ class ConsoleMenu(Screen):
         elif entry == "shell" and not self.verified:
             wait = self.throttle.wait(now)
             if wait:
-                self.write(f"Too many failed attempts; try again in {int(wait) + 1} s.\n")
+                self.write(f"Too many failed attempts; try again in {math.ceil(wait)} s.\n")
                 self.prompt()
                 return
             self.pending, self.state = "shell", "password"

@@ -1,0 +1,55 @@
+"""Where the box keeps its data files (voicemail, recordings, faxes, CDR, sounds, backups).
+
+Every area lives under ``DATA/storage/<area>``. ``DATA/storage`` is a symlink the
+storage service points either at the USB key's mounted partition or at the
+internal fallback ``DATA/internal``; writers always open paths through
+``area_path`` and never cache the resolved target, so a switch takes effect for
+the next file. This module only names places and creates them; it mounts nothing.
+"""
+
+import os
+from pathlib import Path
+
+AREAS = ("voicemail", "recordings", "faxes", "cdr", "sounds", "backups")
+STORAGE_LINK = "storage"
+INTERNAL_DIR = "internal"
+
+
+def storage_root(data_dir: Path) -> Path:
+    return Path(data_dir) / STORAGE_LINK
+
+
+def internal_root(data_dir: Path) -> Path:
+    return Path(data_dir) / INTERNAL_DIR
+
+
+def area_path(data_dir: Path, area: str) -> Path:
+    if area not in AREAS:
+        raise ValueError(f"unknown data area {area!r}")
+    return storage_root(data_dir) / area
+
+
+def ensure_areas(data_dir: Path) -> Path:
+    """Create the internal areas and the ``storage`` link when missing; return the root."""
+    internal = internal_root(data_dir)
+    for area in AREAS:
+        (internal / area).mkdir(parents=True, exist_ok=True)
+    link = storage_root(data_dir)
+    if not link.exists() and not link.is_symlink():
+        os.symlink(INTERNAL_DIR, link)
+    elif link.is_symlink() and not link.exists():
+        point_storage_at(data_dir, internal)  # dangling: the key went away while we were down
+    for area in AREAS:
+        (link / area).mkdir(parents=True, exist_ok=True)
+    return link
+
+
+def point_storage_at(data_dir: Path, target: Path) -> None:
+    """Atomically re-point ``DATA/storage`` (rename over the old link)."""
+    link = storage_root(data_dir)
+    tmp = link.with_name(f".{STORAGE_LINK}.new")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    rel = INTERNAL_DIR if Path(target) == internal_root(data_dir) else str(target)
+    os.symlink(rel, tmp)
+    os.replace(tmp, link)
