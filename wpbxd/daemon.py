@@ -22,9 +22,11 @@ from wpbxd.bus import EventBus
 from wpbxd.config import commands as config_commands
 from wpbxd.config.defaults import apply_factory_defaults, is_factory_fresh
 from wpbxd.config.store import Store
+from wpbxd.console.serial_console import ConsoleService
 from wpbxd.control import ControlServer
 from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
+from wpbxd.net.service import NetService
 from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.telephony.dialplan.service import DialplanService
 from wpbxd.telephony.service import SipService
@@ -139,6 +141,8 @@ def open_store(data_dir: Path) -> Store:
 def build_services(ctx: ServiceContext) -> list[Service]:
     """Every service of the daemon, in start order (stopped in reverse)."""
     services: list[Service] = []
+    services.append(ConsoleService(ctx))  # first: the serial boot menu runs before the others start
+    services.append(NetService(ctx))  # before the services that bind on the ports it configures
     services.append(DialplanService(ctx))
     services.append(SipService(ctx))
     services.append(WebService(ctx))
