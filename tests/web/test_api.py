@@ -69,6 +69,21 @@ def test_openapi_document_describes_the_running_api(web):
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
+def test_api_dialplan_procedures_and_trace(web):
+    if "dialplan.trace" not in web.daemon.call("help"):
+        pytest.skip("the dialplan service is not in this daemon")
+    token = web.token()
+    names = [p["name"] for p in web.api("GET", "/dialplan/procedures", token).json()]
+    assert {"main", "users", "pbxinternal", "kite"} <= set(names)
+    proc = web.api("GET", "/dialplan/procedures/pbxinternal", token).json()
+    assert proc["entries"][0]["pattern"] == "X!"
+    assert web.api("GET", "/dialplan/procedures/nosuch", token).status_code == 404
+    web.daemon.call("user.add", {"name": "Quinn", "extension": "140"})
+    r = web.api("GET", "/dialplan/trace?from=140&to=141", token)
+    assert r.status_code == 200 and r.json()["lines"]
+    assert web.api("GET", "/dialplan/trace?from=140", token).json()["field"] == "to"
+
+
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(web):
     cli = Path(sys.executable).parent / "schemathesis"

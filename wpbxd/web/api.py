@@ -241,6 +241,23 @@ def make_api(env: Any) -> bottle.Bottle:
     def registered(me: User) -> list[str]:
         return sorted(registered_extensions(env))
 
+    @api.get("/dialplan/procedures")
+    @endpoint
+    def procedures(me: User) -> Any:
+        return env.call("dialplan.list")
+
+    @api.get("/dialplan/procedures/<name>")
+    @endpoint
+    def procedure(me: User, name: str) -> Any:
+        _check_text(name, "name")
+        return env.call("dialplan.show", {"name": name})
+
+    @api.get("/dialplan/trace")
+    @endpoint
+    def trace(me: User) -> Any:
+        args = {k: _param(k) for k in ("from", "to", "procedure", "at")}
+        return env.call("dialplan.trace", {k: v for k, v in args.items() if v})
+
     @api.get("/calls")
     @endpoint
     def calls(me: User) -> Any:

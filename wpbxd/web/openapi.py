@@ -110,6 +110,22 @@ def document(commands: frozenset[str], cdr: bool) -> dict[str, Any]:
             "200": _json({"type": "array", "items": {}}, "registrations"), **_errors(401)}}}
         paths["/registered"] = {"get": {"summary": "Extensions with a registered device", "responses": {
             "200": _json({"type": "array", "items": _S}, "extensions"), **_errors(401)}}}
+    if "dialplan.trace" in commands:
+        obj = {"type": "object"}
+        paths["/dialplan/procedures"] = {"get": {"summary": "Dialplan procedures", "responses": {
+            "200": _json({"type": "array", "items": obj}, "procedures"), **_errors(401)}}}
+        paths["/dialplan/procedures/{name}"] = {"get": {
+            "summary": "One procedure with its called numbers and applications",
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": _S}],
+            "responses": {"200": _json(obj, "the procedure"), **_errors(400, 401, 404)}}}
+        paths["/dialplan/trace"] = {"get": {
+            "summary": "Dry-run a call through the dialplan and return its path",
+            "parameters": [{"name": "from", "in": "query", "required": True, "schema": _S},
+                           {"name": "to", "in": "query", "required": True, "schema": _S},
+                           {"name": "procedure", "in": "query", "schema": _S},
+                           {"name": "at", "in": "query", "schema": _S,
+                            "description": "when the call happens (YYYY-MM-DD HH:MM)"}],
+            "responses": {"200": _json(obj, "the trace lines and the outcome"), **_errors(400, 401, 404)}}}
     if "calls.list" in commands:
         paths["/calls"] = {"get": {"summary": "Live calls", "responses": {
             "200": _json({"type": "array", "items": {}}, "calls"), **_errors(401)}}}
