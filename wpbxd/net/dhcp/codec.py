@@ -12,7 +12,7 @@ overflow (option 52, RFC 2132 9.3).
 It must not: touch sockets, clocks or the store, or decide anything about leases.
 """
 
-import ipaddress
+import socket
 import struct
 from dataclasses import dataclass, field, replace
 
@@ -126,7 +126,7 @@ class DhcpMessage:
         value = self.option(code)
         if value is None or len(value) != 4:
             return None
-        return str(ipaddress.IPv4Address(value))
+        return socket.inet_ntoa(value)
 
     def text_option(self, code: int) -> str | None:
         value = self.option(code)
@@ -137,13 +137,16 @@ class DhcpMessage:
 
 # -- option value helpers ---------------------------------------------------------
 def ip_bytes(*addresses: str) -> bytes:
-    return b"".join(ipaddress.IPv4Address(a).packed for a in addresses)
+    try:
+        return b"".join(socket.inet_aton(a) for a in addresses)
+    except OSError:
+        raise ValueError(f"not IPv4 addresses: {addresses!r}") from None
 
 
 def ip_list(value: bytes) -> list[str]:
     if len(value) % 4:
         raise MalformedPacket("address list length is not a multiple of 4")
-    return [str(ipaddress.IPv4Address(value[i:i + 4])) for i in range(0, len(value), 4)]
+    return [socket.inet_ntoa(value[i:i + 4]) for i in range(0, len(value), 4)]
 
 
 def u32(value: int) -> bytes:
@@ -187,7 +190,7 @@ def _walk_options(area: bytes, where: str, out: dict[int, bytearray], order: lis
 
 
 def _ip(raw: bytes) -> str:
-    return str(ipaddress.IPv4Address(raw))
+    return socket.inet_ntoa(raw)
 
 
 def parse(data: bytes) -> DhcpMessage:

@@ -19,6 +19,7 @@ It must not: touch sockets, clocks or the store; it only reads its inputs.
 
 import heapq
 import ipaddress
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -118,6 +119,14 @@ class _Offer:
     stale: list[int] = field(default_factory=list)
 
 
+def _int(address: str) -> int:
+    return int.from_bytes(socket.inet_aton(address), "big")
+
+
+def _text(ip: int) -> str:
+    return socket.inet_ntoa(ip.to_bytes(4, "big"))
+
+
 class LeaseMachine:
     """One pool on one interface. ``known`` tells whether a MAC is a known device."""
 
@@ -130,6 +139,11 @@ class LeaseMachine:
         self._start = int(ipaddress.IPv4Address(config.range_start))
         self._end = int(ipaddress.IPv4Address(config.range_end))
         self._server = ipaddress.IPv4Address(config.server_ip)
+        self._server_int = int(self._server)
+        self._server_text = str(self._server)
+        self._mask = int(net.netmask)
+        self._network = int(net.network_address)
+        self._static_options = self._configured_options()
         self._records: dict[int, Lease] = {}
         self._by_mac: dict[str, int] = {}
         self._offers: dict[int, _Offer] = {}
@@ -170,7 +184,7 @@ class LeaseMachine:
     def probe_result(self, probe: Probe, in_use: bool, now: float) -> list[Action]:
         """The adapter's answer to a ``Probe``: offer the address, or skip it."""
         mac = probe.request.mac
-        ip = int(ipaddress.IPv4Address(probe.ip))
+        ip = _int(probe.ip)
         offer = self._offers.get(ip)
         if offer is None or offer.mac != mac:
             return [Dropped("probe answered after the offer was withdrawn")]
@@ -198,7 +212,7 @@ class LeaseMachine:
         holds = self._holds_lease(mac, now)
         if not holds and self._offer_by_mac.get(mac) != ip and self._load(now) >= self.config.max_leases:
             return [Dropped(f"max leases ({self.config.max_leases}) reached")]
-        address = str(ipaddress.IPv4Address(ip))
+        address = _text(ip)
         mine = self._records.get(ip)
         probe = self.config.probe and not (mine and mine.mac == mac)
         self._hold_offer(ip, mac, now, probing=probe, attempt=attempt)
@@ -213,7 +227,7 @@ class LeaseMachine:
                 return candidate
         requested = msg.ip_option(codec.OPT_REQUESTED_IP)
         if requested:
-            wanted = int(ipaddress.IPv4Address(requested))
+            wanted = _int(requested)
             if self._free_for(wanted, mac, now):
                 return wanted
         return self._fresh(now) or self._reclaim(mac, now)
@@ -224,7 +238,7 @@ class LeaseMachine:
             ip = self._cursor
             self._cursor = self._start if ip >= self._end else ip + 1
             if ip not in self._records and not self._offered_to_other(ip, "", now) \
-                    and ip != int(self._server):
+                    and ip != self._server_int:
                 return ip
         return None
 
@@ -241,7 +255,7 @@ class LeaseMachine:
         mac = msg.mac
         server_id = msg.ip_option(codec.OPT_SERVER_ID)
         requested = msg.ip_option(codec.OPT_REQUESTED_IP)
-        if server_id is not None and server_id != str(self._server):
+        if server_id is not None and server_id != self._server_text:
             ip = self._offer_by_mac.get(mac)
             if ip is not None:
                 self._drop_offer(ip)
@@ -249,10 +263,10 @@ class LeaseMachine:
         address = requested or (msg.ciaddr if msg.ciaddr != codec.ZERO_IP else None)
         if address is None:
             return [Dropped("REQUEST without an address")]
-        ip = int(ipaddress.IPv4Address(address))
+        ip = _int(address)
         if self.config.refuse_unknown and not self.known(mac):
             return [self._nak(msg, f"unknown client {mac}")]
-        if ipaddress.IPv4Address(ip) not in self._net:
+        if ip & self._mask != self._network:
             return [self._nak(msg, f"{address} is not on this network")]
         if not self._start <= ip <= self._end:
             return [self._nak(msg, f"{address} is outside the range")]
@@ -267,7 +281,7 @@ class LeaseMachine:
 
     def _ack(self, msg: DhcpMessage, ip: int, now: float) -> list[Action]:
         mac = msg.mac
-        address = str(ipaddress.IPv4Address(ip))
+        address = _text(ip)
         previous = self._records.get(ip)
         new = not (previous and previous.mac == mac and previous.state == BOUND and previous.expires > now)
         old_ip = self._by_mac.get(mac)
@@ -294,9 +308,9 @@ class LeaseMachine:
     def _decline(self, msg: DhcpMessage, now: float) -> list[Action]:
         address = msg.ip_option(codec.OPT_REQUESTED_IP)
         server_id = msg.ip_option(codec.OPT_SERVER_ID)
-        if address is None or (server_id is not None and server_id != str(self._server)):
+        if address is None or (server_id is not None and server_id != self._server_text):
             return [Dropped("DECLINE not for us")]
-        ip = int(ipaddress.IPv4Address(address))
+        ip = _int(address)
         record = self._records.get(ip)
         offered = self._offers.get(ip)
         if not ((record and record.mac == msg.mac) or (offered and offered.mac == msg.mac)):
@@ -310,7 +324,7 @@ class LeaseMachine:
     def _release(self, msg: DhcpMessage, now: float) -> list[Action]:
         if msg.ciaddr == codec.ZERO_IP:
             return [Dropped("RELEASE without ciaddr")]
-        ip = int(ipaddress.IPv4Address(msg.ciaddr))
+        ip = _int(msg.ciaddr)
         record = self._records.get(ip)
         if record is None or record.mac != msg.mac or record.state != BOUND:
             return [Dropped(f"RELEASE of {msg.ciaddr} by {msg.mac}, which does not hold it")]
@@ -337,7 +351,23 @@ class LeaseMachine:
                 (codec.OPT_RENEWAL_T1, codec.u32(cfg.lease_time // 2)),
                 (codec.OPT_REBINDING_T2, codec.u32(cfg.lease_time * 7 // 8)),
             ]
-        options += [
+        options += self._static_options
+        vendor = msg.text_option(codec.OPT_VENDOR_CLASS) or ""
+        for prefix, payload in cfg.vendor_options:
+            if vendor.startswith(prefix):
+                options.append((codec.OPT_VENDOR_SPECIFIC, payload))
+                break
+        reply = DhcpMessage(
+            op=codec.BOOTREPLY, xid=msg.xid, chaddr=msg.chaddr, htype=msg.htype, flags=msg.flags,
+            ciaddr=msg.ciaddr, yiaddr=yiaddr, siaddr=self._server_text, giaddr=msg.giaddr,
+            options=tuple(options),
+        )
+        return Reply(reply, *self._destination(msg, kind), max_size=self._max_size(msg))
+
+    def _configured_options(self) -> list[tuple[int, bytes]]:
+        """The options that depend only on the configuration (computed once)."""
+        cfg = self.config
+        options = [
             (codec.OPT_SUBNET_MASK, self._net.netmask.packed),
             (codec.OPT_BROADCAST, self._net.broadcast_address.packed),
         ]
@@ -357,17 +387,7 @@ class LeaseMachine:
             options.append((codec.OPT_TFTP_ADDRESSES, codec.ip_bytes(*cfg.tftp_addresses)))
         if cfg.provisioning_url:
             options.append((codec.OPT_PROVISIONING_URL, cfg.provisioning_url.encode()))
-        vendor = msg.text_option(codec.OPT_VENDOR_CLASS) or ""
-        for prefix, payload in cfg.vendor_options:
-            if vendor.startswith(prefix):
-                options.append((codec.OPT_VENDOR_SPECIFIC, payload))
-                break
-        reply = DhcpMessage(
-            op=codec.BOOTREPLY, xid=msg.xid, chaddr=msg.chaddr, htype=msg.htype, flags=msg.flags,
-            ciaddr=msg.ciaddr, yiaddr=yiaddr, siaddr=str(self._server), giaddr=msg.giaddr,
-            options=tuple(options),
-        )
-        return Reply(reply, *self._destination(msg, kind), max_size=self._max_size(msg))
+        return options
 
     def _nak(self, msg: DhcpMessage, reason: str) -> Reply:
         reply = DhcpMessage(
@@ -397,7 +417,7 @@ class LeaseMachine:
 
     # -- bookkeeping ----------------------------------------------------------------
     def _store(self, lease: Lease) -> None:
-        ip = int(ipaddress.IPv4Address(lease.ip))
+        ip = _int(lease.ip)
         previous = self._records.get(ip)
         if previous and self._by_mac.get(previous.mac) == ip:
             del self._by_mac[previous.mac]
@@ -439,7 +459,7 @@ class LeaseMachine:
         return offer.mac != mac
 
     def _free_for(self, ip: int, mac: str, now: float) -> bool:
-        if not self._start <= ip <= self._end or ip == int(self._server):
+        if not self._start <= ip <= self._end or ip == self._server_int:
             return False
         if self._offered_to_other(ip, mac, now):
             return False
