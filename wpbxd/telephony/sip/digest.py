@@ -156,8 +156,8 @@ class DigestAuthenticator:
     def verify(self, creds: Credentials, method: str, password: str, now: float) -> Verdict:
         if creds.realm != self.realm:
             return Verdict(False, reason="wrong realm")
-        if creds.algorithm not in self.algorithms:
-            return Verdict(False, reason=f"algorithm {creds.algorithm} not offered")
+        if creds.algorithm not in ALGORITHMS:
+            return Verdict(False, reason=f"algorithm {creds.algorithm} not supported")
         issued = self._nonce_time(creds.nonce)
         if issued is None:
             return Verdict(False, stale=True, reason="unknown nonce")
