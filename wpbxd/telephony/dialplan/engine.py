@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from wpbxd.config import settings
@@ -46,6 +47,7 @@ from wpbxd.telephony.dialplan.patterns import Pattern, compile_pattern
 log = logging.getLogger(__name__)
 
 MAX_JUMPS = 20
+APP_CACHE = 65536  # compiled applications kept across reloads
 DEFAULT_RING_TIME = 60  # seconds, when the setting is missing
 DIAL_STATUS_SIP = {
     DialStatus.BUSY: (486, "Busy Here"),
@@ -164,16 +166,12 @@ class Dialplan:
             includes[row["procedure"]].append(row["included"])
         apps_by_entry: dict[int, list[AppCall]] = {}
         for row in store.all("SELECT entry_id, app, params FROM dialplan_apps ORDER BY entry_id, position"):
-            params = json.loads(row["params"])
-            cls_ = known.get(row["app"])
-            app, error = None, ""
-            if cls_ is not None:
-                try:
-                    app = cls_(params)
-                except ValidationError as err:
-                    error = f"bad parameters: {err}"
-                    log.error("dialplan: %s in entry %s has %s", row["app"], row["entry_id"], error)
-            apps_by_entry.setdefault(row["entry_id"], []).append(AppCall(row["app"], params, app, error))
+            call = _app_call(row["app"], row["params"]) if row["app"] in known else None
+            if call is None:
+                call = AppCall(row["app"], json.loads(row["params"]), None)
+            elif call.error:
+                log.error("dialplan: %s in entry %s has %s", row["app"], row["entry_id"], call.error)
+            apps_by_entry.setdefault(row["entry_id"], []).append(call)
         for row in store.all("SELECT id, procedure, pattern FROM dialplan_entries ORDER BY procedure, position"):
             try:
                 pattern = compile_pattern(row["pattern"])
@@ -222,6 +220,17 @@ class Dialplan:
             if proc.index is not None and proc.index.default is not None:
                 return proc, proc.index.default
         return None
+
+
+@lru_cache(maxsize=APP_CACHE)
+def _app_call(name: str, params_json: str) -> AppCall:
+    """One compiled application; cached by its stored text, since applications are
+    immutable once built (a reload after a switch flip rebuilds nothing)."""
+    params = json.loads(params_json)
+    try:
+        return AppCall(name, params, applications()[name](params))
+    except ValidationError as err:
+        return AppCall(name, params, None, f"bad parameters: {err}")
 
 
 def _load_time_ranges(store: Store) -> dict[str, timeranges.TimeRange]:

@@ -14,6 +14,7 @@ admits (like Asterisk's pattern sort); ``default`` only when nothing else matche
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from wpbxd.errors import ValidationError
 
@@ -45,8 +46,15 @@ class Pattern:
         return self.regex.fullmatch(number) is not None
 
 
+COMPILED_CACHE = 65536  # patterns kept compiled across reloads (they are immutable)
+
+
+@lru_cache(maxsize=COMPILED_CACHE)
 def compile_pattern(text: str) -> Pattern:
-    """Parse one called-number entry; an invalid one raises ``ValidationError``."""
+    """Parse one called-number entry; an invalid one raises ``ValidationError``.
+
+    Results are cached: a reload (e.g. after a switch flip) recompiles nothing.
+    """
     raw = text.strip()
     if not raw:
         raise ValidationError("a called number cannot be empty", "pattern")
