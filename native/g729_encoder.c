@@ -164,15 +164,16 @@ static void levinson(struct g729_encoder *st, const Word16 Rh[], const Word16 Rl
     st->old_rc[1] = rc[1];
 }
 
-/* Chebyshev polynomial evaluation, coefficients in Q11 (or Q10 when the
- * sum/difference polynomials would overflow Q11). */
+/* Chebyshev polynomial evaluation, coefficients in Q11 computed in Q24 (or
+ * coefficients in Q10 computed in Q23 when the sum/difference polynomials
+ * would overflow Q11); result in Q14. */
 static Word16 chebps(Word16 x, const Word16 f[], int q10)
 {
     Word16 b0_h, b0_l, b1_h, b1_l, b2_h, b2_l;
     Word32 t0;
     int i;
-    const Word16 one_h = q10 ? 128 : 256;
-    const Word16 fmul = q10 ? 8192 : 4096;
+    const Word16 one_h = q10 ? 128 : 256; /* 1.0 in Q23 or Q24 */
+    const Word16 fmul = 4096;             /* f (Q10 or Q11) into Q23 or Q24 */
 
     b2_h = one_h;
     b2_l = 0;
