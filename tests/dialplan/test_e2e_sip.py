@@ -149,3 +149,42 @@ def test_seed_users_example_mobile_route_ends_at_a_stand_in_trunk(pbx):
         {"app": "set_called", "params": {"strip": 1}}, {"app": "goto", "params": {"procedure": "gsm_calls"}}]})
     ok(pbx, call(pbx, "0612345678"))
     assert finished(answer) == 0
+
+
+def test_mobility_fork_rings_the_mobility_number_after_its_delay(pbx):
+    """Seed "Gestion de l'extension de Mobilité": the mobile (here a second user,
+    until trunks exist) rings N seconds after the desk phone and can take the call."""
+    desk = phone(pbx, CALLEE, "ring")
+    mobile = phone(pbx, OTHER, "answer")
+    pbx.call("user.set", {"ref": CALLEE, "mobility": OTHER})
+    prefs(pbx, CALLEE, mobility_delay=1)
+    ok(pbx, call(pbx, CALLEE))
+    assert finished(mobile) == 0
+    assert finished(desk) == 0            # the desk phone got CANCEL once the mobile answered
+
+
+def test_missed_call_mail_after_the_callee_call_timeout(pbx):
+    aiosmtpd = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is in deps/pip-test.txt")
+    received = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):
+            received.append((envelope.rcpt_tos, envelope.content.decode()))
+            return "250 OK"
+
+    controller = aiosmtpd.Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        pbx.call("smtp.set", {"values": {"sender": "pbx@example.com", "server": "127.0.0.1",
+                                         "port": controller.port}})
+        pbx.call("user.set", {"ref": CALLEE, "email": "callee@example.com"})
+        phone(pbx, CALLEE, "ring")
+        prefs(pbx, CALLEE, call_timeout=1, missed_email=True)
+        ok(pbx, call(pbx, CALLEE, expect=480))
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        controller.stop()
+    (rcpt, body), = received
+    assert rcpt == ["callee@example.com"] and f"Missed call from {CALLER}" in body
