@@ -40,6 +40,16 @@ async def recv(sock: socket.socket) -> tuple[bytes, tuple]:
     return await asyncio.wait_for(loop.sock_recvfrom(sock, 65536), RECV_TIMEOUT)
 
 
+async def until(condition, rounds: int = 10_000) -> None:
+    """Let the loop run until ``condition()`` holds (loopback delivery is synchronous,
+    so a few rounds suffice); fails the test if it never does."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the relay never got there")
+
+
 def port_of(sock: socket.socket) -> int:
     return sock.getsockname()[1]
 
@@ -213,6 +223,7 @@ def test_packets_before_the_other_side_is_known_are_dropped_and_counted(port_ran
         stream.set_remote("a", HOST, port_of(alice))
         for i in range(3):
             alice.sendto(rtp(i), (HOST, stream.a.local_port))
+        await until(lambda: stream.stats()["a_to_b"]["dropped_no_remote"] == 3)
         # Side b learns its address from its own first packet (no SDP yet: early media).
         bob.sendto(rtp(1, ssrc=0xB), (HOST, stream.b.local_port))
         assert (await recv(alice))[0] == rtp(1, ssrc=0xB)
@@ -237,6 +248,7 @@ def test_hold_with_zero_address_drops_towards_that_side_only(port_range):
         stream.set_remote("b", HOST, port_of(bob))
         stream.set_remote("a", "0.0.0.0", port_of(alice))
         bob.sendto(rtp(1, ssrc=0xB), (HOST, stream.b.local_port))
+        await until(lambda: stream.stats()["b_to_a"]["dropped_no_remote"] == 1)
         alice.sendto(rtp(1, ssrc=0xA), (HOST, stream.a.local_port))  # music on hold, say
         assert (await recv(bob))[0] == rtp(1, ssrc=0xA)
         # Alice sent, so side a is latched again and bob's next packet reaches her.

@@ -10,8 +10,7 @@ Rule 1: payloads are opaque. The relay never decodes, re-packetises or reorders
 media; it only reads the RTP/RTCP header's version and SSRC to decide latching. So
 PCMU, PCMA, telephone-event (and anything else, SRTP included) pass through.
 Rule 2: the per-packet path is a plain callback doing ``recvfrom_into`` into one
-reused buffer and ``sendto`` straight from it, draining several datagrams per
-wake-up. The relay's sockets sit in an epoll set of its own whose one descriptor is
+reused buffer and ``sendto`` straight from it, several rounds per wake-up. The relay's sockets sit in an epoll set of its own whose one descriptor is
 watched with ``loop.add_reader``, so a wake-up costs one ``epoll.poll`` and a dict
 lookup per ready socket instead of asyncio's selector and handle machinery per
 socket. No ``DatagramProtocol`` (its transport reads into a fresh 256 KiB buffer
@@ -40,8 +39,9 @@ from typing import Literal, TypeVar
 
 LATCH_WINDOW = 3.0          # seconds after set_remote during which any source may latch
 BUFFER_SIZE = 8192          # bytes; larger datagrams are dropped (RTP fits in one MTU)
-DRAIN_MAX = 32              # datagrams read per socket per wake-up before yielding to the loop
-EVENTS_MAX = 512            # ready sockets handled per wake-up of the relay's epoll set
+DRAIN_ROUNDS = 32           # epoll rounds per wake-up (one datagram per ready socket each)
+EVENTS_MAX = 512            # ready sockets handled per epoll round
+BUSY_ROUND = 8              # ready sockets in a round that make another round worth a poll
 TOS_EF = 0xB8               # DSCP 46 (Expedited Forwarding) << 2, RFC 3246 / RFC 4594
 RTP_VERSION = 2             # RFC 3550 §5.1
 RTP_HEADER = 12             # bytes, fixed RTP header (RFC 3550 §5.1)
@@ -148,35 +148,34 @@ class _Leg:
         self.relatched = 0
 
     def on_readable(self) -> None:
-        sock = self.sock
-        buf = self.buf
-        view = self.view
+        """Forward one datagram. Reading exactly one per readiness report (the epoll set
+        is level-triggered and reports the socket again while more is queued) spares
+        the failing extra ``recvfrom`` and its exception that a drain loop pays on
+        every wake-up, and most wake-ups carry one packet per socket."""
+        try:
+            n, src = self.sock.recvfrom_into(self.buf, BUFFER_SIZE, socket.MSG_TRUNC)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.send_errors += 1  # e.g. a queued ICMP error; nothing to forward
+            return
+        if n > BUFFER_SIZE:
+            self.dropped_oversize += 1
+            return
+        if src != self.latched and not self._learn(src, n):
+            return
         peer = self.peer
-        out = peer.sock
-        for _ in range(DRAIN_MAX):
-            try:
-                n, src = sock.recvfrom_into(buf, BUFFER_SIZE, socket.MSG_TRUNC)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                self.send_errors += 1  # e.g. a queued ICMP error; nothing to forward
-                return
-            if n > BUFFER_SIZE:
-                self.dropped_oversize += 1
-                continue
-            if src != self.latched and not self._learn(src, n):
-                continue
-            target = peer.target
-            if target is None:
-                self.dropped_no_remote += 1
-                continue
-            try:
-                out.sendto(view[:n], target)
-            except OSError:  # includes BlockingIOError: a full send buffer drops, never waits
-                self.send_errors += 1
-                continue
-            self.packets += 1
-            self.bytes += n
+        target = peer.target
+        if target is None:
+            self.dropped_no_remote += 1
+            return
+        try:
+            peer.sock.sendto(self.view[:n], target)
+        except OSError:  # includes BlockingIOError: a full send buffer drops, never waits
+            self.send_errors += 1
+            return
+        self.packets += 1
+        self.bytes += n
 
     def _learn(self, src: tuple, n: int) -> bool:
         """Decide on a packet from an address other than the latched one."""
@@ -381,14 +380,20 @@ class RtpRelay:
 
     def _on_ready(self) -> None:
         legs = self._legs_by_fd
-        try:
-            ready = self._epoll.poll(0, EVENTS_MAX)
-        except InterruptedError:
-            return
-        for fd, _ in ready:
-            leg = legs.get(fd)
-            if leg is not None:
-                leg.on_readable()
+        poll = self._epoll.poll
+        for _ in range(DRAIN_ROUNDS):
+            try:
+                ready = poll(0, EVENTS_MAX)
+            except InterruptedError:
+                return
+            if not ready:
+                return
+            for fd, _ in ready:
+                leg = legs.get(fd)
+                if leg is not None:
+                    leg.on_readable()
+            if len(ready) < BUSY_ROUND:
+                return  # light load: if more came, the loop reports our epoll fd again
 
     def _closed(self, stream: RelayStream) -> None:
         self._streams.discard(stream)
