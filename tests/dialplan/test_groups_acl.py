@@ -141,3 +141,15 @@ def test_a_forward_to_an_external_number_is_charged_to_the_forwarding_user(store
     call = FakeCall("0611", "101", "main")
     outcome = run_call(Dialplan.load(store), call)
     assert outcome.sip_code == 403 and call.rings == []
+
+
+def test_emergency_numbers_pass_any_acl_unless_the_admin_says_otherwise(store):
+    add_user(store, "101")
+    catalog.set_acl(store, None, "nothing", [])
+    users.update_user(store, None, "101", {"acl_group": "nothing"})
+    call = FakeCall("101", "112", "users", answers={"112": DialStatus.ANSWERED})
+    outcome = run_call(Dialplan.load(store), call)
+    assert outcome.end == CallEnd.COMPLETED and any("emergency number" in line for line in outcome.trace)
+    settings.set_value(store, None, "dialplan.emergency_bypasses_acl", 0)
+    call = FakeCall("101", "112", "users")
+    assert run_call(Dialplan.load(store), call).sip_code == 403

@@ -64,6 +64,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("dialplan.mobile_prefixes", "6,7", "national numbers starting so are mobile (comma list)", _text),
         Setting("dialplan.premium_prefixes", "8", "national numbers starting so are premium/special", _text),
         Setting("dialplan.emergency_numbers", "112,15,17,18,114", "emergency numbers (comma list)", _text),
+        Setting("dialplan.emergency_bypasses_acl", 1, "emergency numbers always allowed (1) or subject to ACL groups (0)", _int_range(0, 1)),
         Setting("sip.digest_algorithms", "MD5", "digest algorithms offered, preferred first: MD5, SHA-256 (some phones fail on a SHA-256 challenge)", _text),
     ]
 }

@@ -4,8 +4,9 @@ A dialled number is classified from the national and international prefixes,
 country code, mobile and premium prefixes and emergency numbers of the dialplan
 general settings: ``internal`` (an extension of this PBX), ``emergency``,
 ``international``, ``mobile``, ``premium`` (premium/special) or ``national``.
-An ACL group lists the classes its users may call. This module only classifies
-and answers allow/deny; it does not read the store.
+An ACL group lists the classes its users may call; emergency numbers are allowed
+whatever the group unless the admin turns ``dialplan.emergency_bypasses_acl``
+off. This module only classifies; it does not read the store.
 """
 
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class ClassRules:
     mobile_prefixes: tuple[str, ...] = ("6", "7")
     premium_prefixes: tuple[str, ...] = ("8",)
     emergency_numbers: tuple[str, ...] = ("112", "15", "17", "18", "114")
+    emergency_bypasses_acl: bool = True
 
     @classmethod
     def from_settings(cls, values: dict) -> "ClassRules":
@@ -35,6 +37,7 @@ class ClassRules:
             mobile_prefixes=_split(values.get("dialplan.mobile_prefixes", "6,7")),
             premium_prefixes=_split(values.get("dialplan.premium_prefixes", "8")),
             emergency_numbers=_split(values.get("dialplan.emergency_numbers", "112")),
+            emergency_bypasses_acl=bool(values.get("dialplan.emergency_bypasses_acl", 1)),
         )
 
     def classify(self, number: str, extensions: frozenset[str] | set[str]) -> tuple[str, str]:
