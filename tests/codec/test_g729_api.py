@@ -99,3 +99,22 @@ def test_accepts_bytearray_and_memoryview():
     expected = G729Encoder().encode(pcm)
     assert G729Encoder().encode(bytearray(pcm)) == expected
     assert G729Encoder().encode(memoryview(pcm)) == expected
+
+
+def test_channels_in_parallel_threads_give_the_sequential_results():
+    """No hidden global state in the native codec: threads (GIL released) do not interfere."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    signals = [_tone(60 + 7 * k) for k in range(4)]
+    expected = [G729Decoder().decode(G729Encoder().encode(s)) for s in signals]
+
+    def work(signal: bytes) -> bytes:
+        enc, dec = G729Encoder(), G729Decoder()
+        out = b""
+        for i in range(0, len(signal), 1600):
+            out += dec.decode(enc.encode(signal[i : i + 1600]))
+        return out
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            assert list(pool.map(work, signals)) == expected

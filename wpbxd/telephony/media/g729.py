@@ -5,12 +5,15 @@ Responsible for: one codec channel per object over the native C codec
 the native state (freed by ``close()``, the context manager or GC).
 Must not do I/O, timing or RTP packetisation: it converts whole 10 ms frames
 only (16-bit little-endian mono PCM at 8 kHz <-> 10-byte G.729 frames in RFC
-3551 section 4.5.6 bit order, no Annex B SID frames).
+3551 section 4.5.6 bit order, no Annex B SID frames).  Objects may live in
+different threads (the C calls release the GIL and share no state), but one
+object must not be used by two threads at once.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 from wpbxd._g729 import ffi, lib
 
@@ -50,7 +53,7 @@ class _Channel:
             ffi.release(self._handle)
             self._handle = None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
