@@ -8,37 +8,20 @@ pulled cable); ``plug()`` makes a fresh pty and points the symlink at it.
 import os
 import re
 import select
+import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 TYPING_DELAY = 0.005  # seconds between key presses
 DEFAULT_WAIT = 20.0   # seconds to wait for expected output
 
 
-class PtyCable:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.master: int | None = None
-        self.seen = b""
-        self.plug()
+class PtyEnd:
+    """The master end of a pty: type into it, expect output from it."""
 
-    def plug(self) -> None:
-        master, slave = os.openpty()
-        name = os.ttyname(slave)
-        os.close(slave)  # the pty lives while its master is open
-        os.set_blocking(master, False)
-        tmp = self.path.with_name(self.path.name + ".new")
-        if tmp.is_symlink():
-            tmp.unlink()
-        os.symlink(name, tmp)
-        os.replace(tmp, self.path)
-        self.master = master
-        self.seen = b""
-
-    def pull(self) -> None:
-        if self.master is not None:
-            os.close(self.master)
-            self.master = None
+    master: int | None = None
+    seen = b""
 
     def type(self, text: str, delay: float = TYPING_DELAY) -> None:
         assert self.master is not None
@@ -71,7 +54,55 @@ class PtyCable:
                 raise AssertionError(f"{pattern!r} not seen within {timeout} s; got {self.seen[-600:]!r}")
             self.seen += self._read(min(left, 0.2))
 
+
+class PtyCable(PtyEnd):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.plug()
+
+    def plug(self) -> None:
+        master, slave = os.openpty()
+        name = os.ttyname(slave)
+        os.close(slave)  # the pty lives while its master is open
+        os.set_blocking(master, False)
+        tmp = self.path.with_name(self.path.name + ".new")
+        if tmp.is_symlink():
+            tmp.unlink()
+        os.symlink(name, tmp)
+        os.replace(tmp, self.path)
+        self.master = master
+        self.seen = b""
+
+    def pull(self) -> None:
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+
     def close(self) -> None:
         self.pull()
         if self.path.is_symlink():
             self.path.unlink()
+
+
+class PtyProcess(PtyEnd):
+    """A program (e.g. ``ssh -tt``) whose terminal is a pty we hold the master of."""
+
+    def __init__(self, argv: Sequence[str], **popen: object) -> None:
+        master, slave = os.openpty()
+        self.proc = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True, **popen)
+        os.close(slave)
+        os.set_blocking(master, False)
+        self.master = master
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
