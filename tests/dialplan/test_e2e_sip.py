@@ -188,3 +188,41 @@ def test_missed_call_mail_after_the_callee_call_timeout(pbx):
         controller.stop()
     (rcpt, body), = received
     assert rcpt == ["callee@example.com"] and f"Missed call from {CALLER}" in body
+
+
+def answered_by(pbx, count: int) -> list[str]:
+    """Callee numbers of the last ``count`` call records, oldest first."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        rows = pbx.call("cdr.list", {"limit": count})
+        if len(rows) >= count:
+            return [r["callee_number"] for r in sorted(rows, key=lambda r: r["start_time"])]
+        time.sleep(0.1)
+    raise AssertionError("no call records")
+
+
+def group(pbx, strategy: str) -> None:
+    pbx.call("callgroup.set", {"name": "sales", "strategy": strategy, "members": [CALLEE, OTHER],
+                               "ring_time": 5, "timeout": 20})
+    pbx.call("dialplan.entry.add", {"procedure": "users", "pattern": "600",
+                                    "apps": [{"app": "call_group", "params": {"group": "sales"}}]})
+
+
+def test_ring_all_group_rings_both_and_cancels_the_other(pbx):
+    ringing = phone(pbx, CALLEE, "ring")
+    answer = phone(pbx, OTHER, "answer")
+    group(pbx, "ringall")
+    ok(pbx, call(pbx, "600"))
+    assert finished(answer) == 0 and finished(ringing) == 0
+    assert answered_by(pbx, 1) == [OTHER]
+
+
+def test_round_robin_group_starts_after_the_member_rung_last(pbx):
+    first = phone(pbx, CALLEE, "answer")
+    second = phone(pbx, OTHER, "answer")
+    group(pbx, "roundrobin")
+    ok(pbx, call(pbx, "600"))
+    assert finished(first) == 0
+    ok(pbx, call(pbx, "600"))
+    assert finished(second) == 0
+    assert answered_by(pbx, 2) == [CALLEE, OTHER]
