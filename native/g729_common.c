@@ -234,7 +234,7 @@ void g729_lsp_lsf2(const Word16 lsp[], Word16 lsf[])
     }
 }
 
-static void lsp_expand(Word16 buf[], Word16 gap, int from, int to)
+void g729_lsp_expand(Word16 buf[], Word16 gap, int from, int to)
 {
     int j;
 
@@ -250,7 +250,7 @@ static void lsp_expand(Word16 buf[], Word16 gap, int from, int to)
 
 void g729_lsp_expand_1_2(Word16 buf[], Word16 gap)
 {
-    lsp_expand(buf, gap, 1, G729_M);
+    g729_lsp_expand(buf, gap, 1, G729_M);
 }
 
 void g729_lsp_prev_extract(const Word16 lsp[], Word16 lsp_ele[], const Word16 fg[][G729_M],

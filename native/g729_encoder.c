@@ -344,20 +344,6 @@ static void get_wegt(const Word16 flsp[], Word16 wegt[])
         wegt[i] = shl(wegt[i], sft);
 }
 
-static void lsp_expand_range(Word16 buf[], Word16 gap, int from, int to)
-{
-    int j;
-
-    for (j = from; j < to; j++) {
-        Word16 diff = sub(buf[j - 1], buf[j]);
-        Word16 tmp = shr(add(diff, gap), 1);
-        if (tmp > 0) {
-            buf[j - 1] = sub(buf[j - 1], tmp);
-            buf[j] = add(buf[j], tmp);
-        }
-    }
-}
-
 static int lsp_select(const Word16 rbuf[], const Word16 cb1[], const Word16 wegt[], int lo, int hi)
 {
     Word16 buf[G729_M];
@@ -415,14 +401,14 @@ static void qua_lsp(struct g729_encoder *st, const Word16 lsp[], Word16 lsp_q[],
         tindex1[mode] = lsp_select(rbuf, g729_lspcb1[c], wegt, 0, G729_NC);
         for (j = 0; j < G729_NC; j++)
             buf[j] = add(g729_lspcb1[c][j], g729_lspcb2[tindex1[mode]][j]);
-        lsp_expand_range(buf, G729_GAP1, 1, G729_NC);
+        g729_lsp_expand(buf, G729_GAP1, 1, G729_NC);
 
         tindex2[mode] = lsp_select(rbuf, g729_lspcb1[c], wegt, G729_NC, G729_M);
         for (j = G729_NC; j < G729_M; j++)
             buf[j] = add(g729_lspcb1[c][j], g729_lspcb2[tindex2[mode]][j]);
-        lsp_expand_range(buf, G729_GAP1, G729_NC, G729_M);
+        g729_lsp_expand(buf, G729_GAP1, G729_NC, G729_M);
 
-        lsp_expand_range(buf, G729_GAP2, 1, G729_M);
+        g729_lsp_expand(buf, G729_GAP2, 1, G729_M);
 
         tdist[mode] = 0;
         for (j = 0; j < G729_M; j++) {
@@ -1395,7 +1381,7 @@ void g729_encode_frame(struct g729_encoder *st, const Word16 pcm[G729_L_FRAME], 
     Word16 *p_window = st->old_speech + G729_L_TOTAL - G729_L_WINDOW;
     Word16 *wsp = st->old_wsp + G729_PIT_MAX;
     Word16 *exc = st->old_exc + G729_PIT_MAX + G729_L_INTERPOL;
-    Word16 Aq_t[G729_MP1 * 2], Ap_t[G729_MP1 * 2], *Aq, *Ap;
+    Word16 Aq_t[G729_MP1 * 2], Ap_t[G729_MP1 * 2], *Ap;
     Word16 lsp_new[G729_M], lsp_new_q[G729_M];
     Word16 h1[G729_L_SUBFR], xn[G729_L_SUBFR], xn2[G729_L_SUBFR], code[G729_L_SUBFR];
     Word16 y1[G729_L_SUBFR], y2[G729_L_SUBFR];
@@ -1448,7 +1434,6 @@ void g729_encode_frame(struct g729_encoder *st, const Word16 pcm[G729_L_FRAME], 
         T0_min = sub(T0_max, 6);
     }
 
-    Aq = Aq_t;
     Ap = Ap_t;
     for (i_subfr = 0; i_subfr < G729_L_FRAME; i_subfr += G729_L_SUBFR) {
         h1[0] = 4096;
@@ -1512,10 +1497,8 @@ void g729_encode_frame(struct g729_encoder *st, const Word16 pcm[G729_L_FRAME], 
             Word16 k = extract_h(L_shl(L_mult(y2[i], gain_code), 2));
             st->mem_w0[j] = sub(xn[i], add(t, k));
         }
-        Aq += G729_MP1;
         Ap += G729_MP1;
     }
-    (void)Aq;
 
     memmove(&st->old_speech[0], &st->old_speech[G729_L_FRAME], (G729_L_TOTAL - G729_L_FRAME) * sizeof(Word16));
     memmove(&st->old_wsp[0], &st->old_wsp[G729_L_FRAME], G729_PIT_MAX * sizeof(Word16));

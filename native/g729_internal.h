@@ -84,6 +84,7 @@ void g729_residu(const Word16 a[], const Word16 x[], Word16 y[], int lg);
 void g729_syn_filt(const Word16 a[], const Word16 x[], Word16 y[], int lg, Word16 mem[], int update);
 void g729_lsf_lsp2(const Word16 lsf[], Word16 lsp[]);
 void g729_lsp_lsf2(const Word16 lsp[], Word16 lsf[]);
+void g729_lsp_expand(Word16 buf[], Word16 gap, int from, int to);
 void g729_lsp_expand_1_2(Word16 buf[], Word16 gap);
 void g729_lsp_prev_extract(const Word16 lsp[], Word16 lsp_ele[], const Word16 fg[][G729_M],
                            const g729_lsfq_state *st, const Word16 fg_sum_inv[]);
