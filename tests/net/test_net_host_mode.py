@@ -34,3 +34,11 @@ def test_scenario_and_known_devices_commands(wpbxd):
         {"mac": "02:00:00:aa:bb:cc", "name": "desk phone", "model": ""}]
     assert "not a MAC" in wpbxd.ctl("dhcp", "device", "add", "nonsense", check=False).stderr
     assert json.loads(wpbxd.ctl("dhcp", "leases", "--json").stdout) == []
+
+
+def test_ports_check_reports_the_sip_and_web_ports(wpbxd):
+    result = wpbxd.call("net.ports")
+    assert [(p["name"], p["proto"], p["port"]) for p in result["ports"]] == [
+        ("SIP", "udp", wpbxd.sip_port), ("SIP", "tcp", wpbxd.sip_port), ("web and provisioning", "tcp", wpbxd.web_port)]
+    assert result["status"] in ("green", "yellow", "red")
+    assert "status:" in wpbxd.ctl("net", "ports").stdout

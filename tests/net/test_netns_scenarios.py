@@ -166,6 +166,7 @@ def test_leases_survive_a_restart(box):
     assert before
     pbx.stop()
     pbx.start()
+    assert pbx.call("net.show")["last_changes"] == [], "a restart keeps the kernel state (no WAN flap)"
     assert {r["mac"]: r["ip"] for r in pbx.call("dhcp.leases")} == before
     code, env = topo.udhcpc("lan1", "lan1b", "after-restart", "phone-b")
     assert code == 0 and env["ip"] == before["02:00:00:00:1b:01"]

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
-from wpbxd.net import model
+from wpbxd.net import model, ports_check
 from wpbxd.net.dhcp import lease_store
 from wpbxd.net.dhcp.leases import PoolConfig
 from wpbxd.net.dhcp.server import DhcpServer
@@ -144,10 +144,16 @@ class NetService:
         self.current = state
         cfg = self.ctx.config
         target = plan(state, self.wan_leases, cfg.sip_port, (cfg.rtp_low, cfg.rtp_high))
+        for device in target.dhcp_clients:
+            if device not in self.clients and device not in self.wan_leases:
+                stored = WanDhcpClient(device, cfg.data_dir / WAN_LEASE_DIR, state.hostname,
+                                       self._wan_changed).stored_lease()
+                if stored is not None:
+                    self.wan_leases[device] = stored
         for device in [d for d in self.clients if d not in target.dhcp_clients]:
             await self.clients.pop(device).stop()
             self.wan_leases.pop(device, None)
-            target = plan(state, self.wan_leases, cfg.sip_port, (cfg.rtp_low, cfg.rtp_high))
+        target = plan(state, self.wan_leases, cfg.sip_port, (cfg.rtp_low, cfg.rtp_high))
         changes = await self._reconcile(target)
         for device in target.dhcp_clients:
             if device not in self.clients:
@@ -271,6 +277,7 @@ class NetService:
         c.register("net.scenario", self._scenario)
         c.register("net.apply", lambda a: self.apply_desired(a.get("timeout")))
         c.register("net.confirm", lambda a: self.confirm())
+        c.register("net.ports", self._ports)
         c.register("dhcp.leases", self._leases)
         c.register("dhcp.status", lambda a: [s.status() for s in self.servers.values()])
         c.register("dhcp.device.add", lambda a: lease_store.add_device(
@@ -308,6 +315,18 @@ class NetService:
     def _scenario(self, args: dict[str, Any]) -> dict[str, Any]:
         state = model.with_scenario(model.load(self.store), str(args.get("name", "")))
         return self._save(state)
+
+    def _ports(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Groundwork of the web UI's red/yellow "blocked ports" indicator."""
+        cfg = self.ctx.config
+        state = self.current or model.load(self.store, "confirmed")
+        lan = [str(model.interface_network(p).ip) for p in state.l3_interfaces().values() if p.mode == "static"]
+        lan += [lease.address.split("/")[0] for lease in self.wan_leases.values()]
+        needed = [("SIP", "udp", cfg.sip_port), ("SIP", "tcp", cfg.sip_port),
+                  ("web and provisioning", "tcp", cfg.web_port)]
+        results = ports_check.check(needed, lan)
+        return {"status": ports_check.overall(results), "lan_addresses": lan,
+                "ports": [r.__dict__ for r in results]}
 
     def _leases(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         return lease_store.table(self.store, self.ctx.clock(), include_expired=bool(args.get("all")))

@@ -66,6 +66,20 @@ class WanDhcpClient:
         self._stopping = asyncio.Event()
         self._client: AsyncDHCPClient | None = None
 
+    def stored_lease(self) -> WanLease | None:
+        """The lease kept from a previous run, if it has not expired (the client confirms it
+        with an INIT-REBOOT request; until then the address stays, so a restart does not flap)."""
+        try:
+            lease = _lease_class(self.lease_dir).load(self.interface)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if lease is None or lease.expired:
+            return None
+        try:
+            return to_wan_lease(lease)
+        except (MissingOptionError, ValueError):
+            return None
+
     async def start(self) -> None:
         self.lease_dir.mkdir(parents=True, exist_ok=True)
         self._task = asyncio.create_task(self._run(), name=f"dhcp client {self.interface}")

@@ -59,6 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ap.add_argument("--json", action="store_true")
     ap.set_defaults(func=apply)
 
+    pt = nsub.add_parser("ports", help="are the PBX's ports bound where the LAN reaches them?")
+    pt.add_argument("--json", action="store_true")
+    pt.set_defaults(func=ports)
+
     cf = nsub.add_parser("confirm", help="keep the settings applied by the last 'net apply'")
     cf.set_defaults(func=lambda args, ctl: print("confirmed") if ctl.call("net.confirm") else 1)
 
@@ -174,6 +178,17 @@ def apply(args, ctl) -> int:
               " settings come back")
     else:
         print("nothing changed")
+    return 0
+
+
+def ports(args, ctl) -> int:
+    result = ctl.call("net.ports")
+    if args.json:
+        ctl.print_json(result)
+        return 0
+    print(f"status: {result['status']}")
+    rows = [{**r, "bound_on": ",".join(r["bound_on"]) or "-"} for r in result["ports"]]
+    ctl.print_table(rows, ("name", "proto", "port", "status", "bound_on"))
     return 0
 
 
