@@ -153,3 +153,39 @@ def test_hold_and_resume_reinvites_pass_through(wpbxd, sipp_dir):
     assert any("re-INVITE from the caller (sendrecv)" in t for t in texts), texts
     assert any("matches" in t for t in texts)         # dialplan trace lines are streamed too
     assert last_cdr(wpbxd)[0]["disposition"] == "ANSWERED"
+
+
+def test_forking_rings_every_contact_first_answer_wins_others_get_cancel(wpbxd, sipp_dir):
+    """Two phones registered for one user: both ring, one answers, the other gets CANCEL."""
+    add_users(wpbxd, [CALLER, CALLEE])
+    ringing_port, answering_port = free_port(), free_port()
+    register_at(wpbxd, sipp_dir, CALLEE, ringing_port)
+    register_at(wpbxd, sipp_dir, CALLEE, answering_port)
+    assert len(wpbxd.call("registrations.list")) == 2
+    ringer = start_uas(wpbxd, sipp_dir, "ring", ringing_port)
+    answerer = start_uas(wpbxd, sipp_dir, "answer", answering_port)
+    result = call_from(wpbxd, sipp_dir, sipp.uac_call(), CALLEE, "-d", "500")
+    assert result.returncode == 0, sipp.errors(sipp_dir)
+    assert finish(answerer) == 0, sipp.errors(sipp_dir)
+    assert finish(ringer) == 0, sipp.errors(sipp_dir)       # it got CANCEL and answered 487
+    assert last_cdr(wpbxd)[0]["disposition"] == "ANSWERED"
+
+
+def test_sigterm_hangs_up_active_calls_with_bye_and_writes_their_cdr(wpbxd_factory, sipp_dir):
+    pbx = wpbxd_factory()
+    uas = setup(pbx, sipp_dir, "answer")
+    scenario = sipp.write(sipp_dir / "uac.xml", sipp.uac_call())
+    users = sipp.users_csv(sipp_dir / "uac.csv", [(CALLER, password_for(CALLER))], callee=CALLEE)
+    uac = sipp.run(scenario, f"127.0.0.1:{pbx.sip_port}", "-inf", str(users), "-m", "1", "-d", "20000",
+                   "-p", str(free_port()), cwd=sipp_dir, wait=False, timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(c["state"] == "answered" for c in pbx.call("calls.list")):
+        time.sleep(0.1)
+    assert pbx.stop() == 0
+    assert finish(uas) == 0, sipp.errors(sipp_dir)          # the callee got a BYE
+    uac.kill()
+    uac.wait()
+    again = wpbxd_factory(data_dir=pbx.data_dir, sip_port=pbx.sip_port)
+    cdr = again.call("cdr.list")[0]
+    assert cdr["disposition"] == "ANSWERED" and cdr["hangup_side"] == "pbx"
+    assert "shutting down" in cdr["hangup_cause"]
