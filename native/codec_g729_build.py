@@ -26,9 +26,10 @@ void g729_decode_lost(g729_decoder *dec, uint8_t *pcm);
 """
 
 
-def _builder(base: Path) -> FFI:
-    """An FFI whose source paths are relative to ``base`` (setuptools wants relative paths)."""
-    native = os.path.relpath(NATIVE, base)
+def _builder(base: Path | None) -> FFI:
+    """An FFI whose source paths are relative to ``base`` (setuptools wants
+    relative paths), or absolute when ``base`` is None."""
+    native = str(NATIVE) if base is None else os.path.relpath(NATIVE, base)
     ffi = FFI()
     ffi.cdef(CDEF)
     ffi.set_source(
@@ -47,8 +48,7 @@ if __name__ == "__main__":
     # In-place build for development; the result takes the file name that
     # `pip install -e .` gives it (abi3), so that a later pip build replaces
     # it instead of being shadowed by a more specific extension suffix.
+    # Objects and generated C stay under build/ (git-ignored).
     os.chdir(NATIVE.parent)
-    built = Path(_builder(NATIVE.parent).compile(tmpdir="."))
-    final = built.with_name("_g729.abi3.so")
-    if built != final:
-        built.replace(final)
+    built = Path(_builder(None).compile(tmpdir="build/g729"))
+    built.replace(NATIVE.parent / "wpbxd" / "_g729.abi3.so")
