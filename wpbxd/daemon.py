@@ -28,6 +28,7 @@ from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
 from wpbxd.net.service import NetService
 from wpbxd.service import DaemonConfig, Service, ServiceContext
+from wpbxd.services.backup import BackupService
 from wpbxd.telephony.dialplan.service import DialplanService
 from wpbxd.telephony.service import SipService
 from wpbxd.web.service import WebService
@@ -142,6 +143,7 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     """Every service of the daemon, in start order (stopped in reverse)."""
     services: list[Service] = []
     services.append(ConsoleService(ctx))  # first: the serial boot menu runs before the others start
+    services.append(BackupService(ctx))
     services.append(NetService(ctx))  # before the services that bind on the ports it configures
     services.append(DialplanService(ctx))
     services.append(SipService(ctx))
