@@ -98,7 +98,7 @@ def test_no_match_gives_404_and_default_only_when_nothing_else_matches():
     call = FakeCall("1", "150", "main", answers={"150": DialStatus.ANSWERED})
     assert run_call(plan, call).end == CallEnd.COMPLETED
     call = FakeCall("1", "999", "main")
-    assert run_call(plan, call).sip_code == 404 and call.hangups == [(404, "")]
+    assert run_call(plan, call).sip_code == 404 and call.hangups == [(404, "Not Found")]
     call = FakeCall("1", "999", "users")
     outcome = run_call(plan, call)
     assert (outcome.end, outcome.sip_code) == (CallEnd.NO_MATCH, 404)
@@ -165,7 +165,7 @@ def test_dial_several_targets_and_timeout():
     call = FakeCall("x", "1", "main")
     outcome = run_call(plan, call)
     assert call.rung() == [("100", "101")]
-    assert call.hangups == [(480, "")] and outcome.end == CallEnd.HANGUP
+    assert call.hangups == [(480, "Temporarily Unavailable")] and outcome.end == CallEnd.HANGUP
 
 
 def test_unanswered_dial_gives_its_status_to_the_caller():

@@ -48,7 +48,7 @@ def test_linear_stops_at_the_group_timeout_and_runs_the_next_application(grouped
     call, outcome, _ = ring_group(grouped, "linear", ring_time=15, timeout=20)
     assert call.rung() == [("201",), ("202",)]
     assert [t.ring_time for a in call.rings for t in a] == [15, 5]
-    assert call.hangups == [(480, "")]
+    assert call.hangups == [(480, "Temporarily Unavailable")]
 
 
 def test_round_robin_starts_after_the_member_rung_last(grouped):

@@ -134,3 +134,24 @@ def test_time_ranges_refuse_bad_grids(store):
         catalog.set_time_range(store, None, "t", exceptions=[{"date": "2026-13-01"}])
     grid = catalog.set_time_range(store, None, "t", weekly="mon-wed,fri 08:00-12:00,14:00-24:00")["weekly"]
     assert sorted(grid) == ["fri", "mon", "tue", "wed"] and grid["mon"][1] == ["14:00", "24:00"]
+
+
+def test_renaming_a_switch_time_range_or_group_moves_its_references(store):
+    add_user(store, "100")
+    catalog.add_switch(store, None, "night")
+    catalog.set_time_range(store, None, "office", weekly="mon 08:00-18:00")
+    catalog.set_group(store, None, "sales", members=["100"])
+    procedures.add_procedure(store, None, "closed")
+    procedures.add_entry(store, None, "main", "1", [
+        {"app": "switch_check", "params": {"switch": "night", "on": "closed"}},
+        {"app": "time_check", "params": {"range": "office", "procedure": "closed"}},
+        {"app": "call_group", "params": {"group": "sales"}}])
+    catalog.rename(store, None, "switch", "night", "nuit")
+    catalog.rename(store, None, "time_range", "office", "bureau")
+    catalog.rename(store, None, "call_group", "sales", "ventes")
+    apps = procedures.current_apps(store, "main", "1")
+    assert [apps[0]["params"]["switch"], apps[1]["params"]["range"], apps[2]["params"]["group"]] == [
+        "nuit", "bureau", "ventes"]
+    assert catalog.get_group(store, "ventes")["members"] == [{"extension": "100", "ring_time": None}]
+    with pytest.raises(Conflict):
+        catalog.rename(store, None, "switch", "nuit", "nuit")

@@ -138,6 +138,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             (("--ring-in-use",), {"choices": ("on", "off")}),
             (("--members",), {"help": "ordered extensions, EXT or EXT:SECONDS, comma separated"}))
     _parser(gs, "del", "delete a call group", _call("callgroup.del", lambda x: {"name": x.name}), "name")
+    _parser(gs, "rename", "rename a call group (applications follow)",
+            _call("callgroup.rename", lambda x: {"name": x.name, "new_name": x.new_name}), "name", "new_name")
 
     r = ds.add_parser("timerange", help="time ranges (opening hours)")
     rs = r.add_subparsers(dest="range_action", required=True)
@@ -151,6 +153,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                 "open": [s.split("-", 1) for s in (x.open or "").split(",") if s]}),
             "name", "date", (("--open",), {"help": "HH:MM-HH:MM[,HH:MM-HH:MM]"}))
     _parser(rs, "del", "delete a time range", _call("timerange.del", lambda x: {"name": x.name}), "name")
+    _parser(rs, "rename", "rename a time range (applications follow)",
+            _call("timerange.rename", lambda x: {"name": x.name, "new_name": x.new_name}), "name", "new_name")
 
     c = ds.add_parser("acl", help="ACL groups: the call classes their users may call")
     cs = c.add_subparsers(dest="acl_action", required=True)
@@ -178,6 +182,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _parser(ss, "set", "change a switch's state", _call("switch.set", lambda x: {"name": x.name, "state": x.state}),
             "name", (("state",), {"choices": ("on", "off", "extra")}))
     _parser(ss, "del", "delete a switch", _call("switch.del", lambda x: {"name": x.name}), "name")
+    _parser(ss, "rename", "rename a switch (applications follow)",
+            _call("switch.rename", lambda x: {"name": x.name, "new_name": x.new_name}), "name", "new_name")
 
     m = sub.add_parser("smtp", help="the SMTP profile for mail notifications")
     ms = m.add_subparsers(dest="action", required=True)

@@ -47,6 +47,16 @@ def _delete_checked(store: Store, kind: str, table: str, what: str, name: str) -
         store.execute(f"DELETE FROM {table} WHERE name = ?", (name,))
 
 
+def rename(store: Store, bus: EventBus | None, kind: str, old: str, new: str) -> str:
+    """Rename a switch, time range or call group; the applications using it follow."""
+    if kind not in ("switch", "time_range", "call_group"):
+        raise ValidationError("only switches, time ranges and call groups are renamed here", "kind")
+    with store.transaction():
+        procedures.rename_object(store, kind, old, new)
+    _publish(bus, new)
+    return new
+
+
 # -- time ranges -----------------------------------------------------------------
 def list_time_ranges(store: Store) -> list[dict[str, Any]]:
     return [{"name": r["name"], "weekly": json.loads(r["weekly"]), "exceptions": json.loads(r["exceptions"])}

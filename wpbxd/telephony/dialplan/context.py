@@ -106,7 +106,7 @@ class CallContext(Protocol):
         and stops after its own ``ring_time``; the whole attempt stops after
         ``timeout`` seconds (``None``: the PBX default ring time). The first
         target to answer wins (the others get CANCEL) and ``answered_by`` names
-        it; ``dial`` returns once the bridged call is over. When nobody answered,
+        it; ``ring`` returns once the bridged call is over. When nobody answered,
         the status says why: BUSY if every target that was tried was busy,
         UNAVAILABLE if none could be reached, NO_ANSWER if something rang.
         ``dial(targets, t)`` is ``ring([DialTarget(n) for n in targets], t)``.

@@ -99,12 +99,8 @@ def update_procedure(store: Store, bus: EventBus | None, name: str, *, new_name:
         if description is not None:
             store.execute("UPDATE procedures SET description = ? WHERE name = ?", (description, name))
         if new_name is not None and new_name != name:
-            new_name = check_name(new_name)
-            if store.one("SELECT 1 FROM procedures WHERE name = ?", (new_name,)):
-                raise Conflict(f"procedure {new_name!r} already exists")
-            store.execute("UPDATE procedures SET name = ? WHERE name = ?", (new_name, name))
-            _rename_in_params(store, "procedure", name, new_name)
-            name = new_name
+            rename_object(store, "procedure", name, new_name)
+            name = check_name(new_name)
         check(store)
     _publish(bus, name)
     return get_procedure(store, name)
@@ -317,8 +313,17 @@ def _rename_in_params(store: Store, kind: str, old: str, new: str) -> None:
         store.execute("UPDATE dialplan_apps SET params = ? WHERE id = ?", (json.dumps(params), row["id"]))
 
 
-def rename_references(store: Store, kind: str, old: str, new: str) -> None:
-    """Make applications follow a renamed switch, time range or call group."""
+def rename_object(store: Store, kind: str, old: str, new: str) -> None:
+    """Rename a procedure, switch, time range or call group; applications follow.
+
+    Runs inside the caller's transaction; the caller publishes.
+    """
+    table, what = REFERENCE_TABLES[kind]
+    new = check_name(new, what)
+    _require(store, kind, old)
+    if store.one(f"SELECT 1 FROM {table} WHERE name = ?", (new,)):
+        raise Conflict(f"{what} {new!r} already exists")
+    store.execute(f"UPDATE {table} SET name = ? WHERE name = ?", (new, old))
     _rename_in_params(store, kind, old, new)
 
 
