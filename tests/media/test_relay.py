@@ -459,3 +459,41 @@ def test_the_signalled_address_wins_the_latch_back(port_range, monkeypatch):
             s.close()
 
     run(scenario())
+
+
+def test_offer_answer_through_the_relay_end_to_end(port_range):
+    """What the B2BUA does: parse each phone's SDP, anchor it on the relay, tell the
+    relay where each phone listens, and the audio of both phones meets."""
+    from wpbxd.telephony.media.sdp import SessionDescription, rewrite_for_relay
+
+    def sdp(port: int) -> bytes:
+        return (f"v=0\r\no=- 1 1 IN IP4 {HOST}\r\ns=-\r\nc=IN IP4 {HOST}\r\nt=0 0\r\n"
+                f"m=audio {port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+                f"a=fmtp:101 0-16\r\na=sendrecv\r\n").encode()
+
+    async def scenario():
+        relay = RtpRelay(PortAllocator(*port_range), HOST)
+        stream = relay.open_stream()
+        alice, bob = phone(), phone()
+        offer = SessionDescription.parse(sdp(port_of(alice)))
+        answer = SessionDescription.parse(sdp(port_of(bob)))
+        to_bob = rewrite_for_relay(offer, HOST, [stream.b.local_port])
+        to_alice = rewrite_for_relay(answer, HOST, [stream.a.local_port])
+        for side, desc in (("a", offer), ("b", answer)):
+            m = desc.media[0]
+            stream.set_remote(side, desc.media_connection(m), m.port, m.rtcp_port)
+        # Each phone sends where the SDP it received says.
+        alice_sends_to = (to_alice.connection, to_alice.media[0].port)
+        bob_sends_to = (to_bob.connection, to_bob.media[0].port)
+        dtmf = struct.pack("!BBHII", 0x80, 101, 7, 1234, 0xA) + b"\x05\x0a\x00\xa0"  # RFC 4733
+        alice.sendto(rtp(1, ssrc=0xA), alice_sends_to)
+        alice.sendto(dtmf, alice_sends_to)
+        bob.sendto(rtp(1, ssrc=0xB, pt=0), bob_sends_to)
+        assert (await recv(bob))[0] == rtp(1, ssrc=0xA)
+        assert (await recv(bob))[0] == dtmf
+        assert (await recv(alice))[0] == rtp(1, ssrc=0xB)
+        relay.close()
+        alice.close()
+        bob.close()
+
+    run(scenario())

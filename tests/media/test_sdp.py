@@ -347,3 +347,10 @@ def test_fuzz_parse_of_random_bytes_raises_only_sdp_error(data):
         SessionDescription.parse(b"v=0\r\n" + data)
     except SdpError:
         pass
+
+
+def test_rtcp_port_rfc3605_or_port_plus_one():
+    assert SessionDescription.parse(YEALINK).media[0].rtcp_port == 11803
+    assert SessionDescription.parse(ASTERISK).media[0].rtcp_port == 17545
+    audio, video = SessionDescription.parse(POLYCOM_ICE_VIDEO).media
+    assert (audio.rtcp_port, video.rtcp_port) == (2223, 0)

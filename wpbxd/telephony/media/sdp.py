@@ -159,6 +159,19 @@ class MediaDescription:
                     result[int(pt_text)] = params.strip()
         return result
 
+    @property
+    def rtcp_port(self) -> int:
+        """Where this stream's RTCP goes: ``a=rtcp`` (RFC 3605) when given, else port+1
+        (RFC 3550 §11). 0 for a rejected stream."""
+        if self.port == 0:
+            return 0
+        value = self.attribute("rtcp")
+        if value:
+            first = value.split()[0]
+            if first.isdigit() and 0 < int(first) <= MAX_PORT:
+                return int(first)
+        return self.port + 1
+
     def with_direction(self, direction: str) -> "MediaDescription":
         """A copy with its direction attribute set to ``direction`` (replacing any)."""
         if direction not in DIRECTIONS:
