@@ -587,8 +587,14 @@ def main() -> int:
         print()
         print("calls sustained on one core with no lost/late/reordered packet (last clean step):")
         for kind, r in best.items():
+            projected = 1e6 / (r["us_per_packet"] * 2 * PACKETS_PER_SECOND)
             print(f"  {kind:<14}{r['calls']:>6} calls   {r['us_per_packet']:.2f} µs CPU per relayed "
-                  f"packet at that load ({r['cpu_percent']:.0f}% of the core)")
+                  f"packet at that load ({r['cpu_percent']:.0f}% of the core; "
+                  f"{projected:.0f} calls at 100% of it at that cost)")
+        floor = best.get("c-forwarder")
+        if floor and all(r["calls"] <= floor["calls"] for r in best.values()):
+            print(f"  (the C forwarder, the kernel floor, stops at {floor['calls']} too: above it the "
+                  f"limit is this machine and the load generator, not the relays)")
         if "wpbx" in best:
             ours = best["wpbx"]
             print("wpbx ÷ anchor (calls sustained; CPU µs per packet at the same call count):")

@@ -375,6 +375,10 @@ def test_set_remote_rejects_what_it_cannot_use(port_range):
             stream.set_remote("a", "::1", 4000)
         with pytest.raises(ValueError, match="out of range"):
             stream.set_remote("a", HOST, 70000)
+        with pytest.raises(ValueError, match="out of range"):
+            stream.set_remote("a", HOST, 4000, rtcp_port=-1)
+        stream.set_remote("b", HOST, 0, 0)  # a rejected stream (m= port 0): no address
+        assert stream.b.remote is None
         relay.close()
 
     run(scenario())

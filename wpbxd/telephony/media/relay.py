@@ -270,7 +270,7 @@ class RelayStream:
             ip = ipaddress.ip_address(host)
         except ValueError:
             raise ValueError(f"remote RTP host {host!r} is not an IP address") from None
-        if not 0 <= port <= 65535 or (rtcp_port is not None and not 0 < rtcp_port <= 65535):
+        if not 0 <= port <= 65535 or (rtcp_port is not None and not 0 <= rtcp_port <= 65535):
             raise ValueError(f"remote RTP port {port}/{rtcp_port} is out of range")
         if (ip.version == 6) != (self._relay.family == socket.AF_INET6):
             raise ValueError(f"remote RTP host {host} is not of the relay's address family")
@@ -281,7 +281,7 @@ class RelayStream:
             return
         text = str(ip)
         endpoint._rtp.set_sdp(_sockaddr(text, port), now)
-        endpoint._rtcp.set_sdp(_sockaddr(text, rtcp_port or port + 1), now)
+        endpoint._rtcp.set_sdp(_sockaddr(text, rtcp_port or port + 1), now)  # 0: default
 
     def stats(self) -> dict:
         """Counters per direction (``a_to_b`` = received from a, sent to b) and addresses."""
