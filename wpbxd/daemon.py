@@ -26,6 +26,7 @@ from wpbxd.console.serial_console import ConsoleService
 from wpbxd.control import ControlServer
 from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
+from wpbxd.hw.sensors import SensorsService
 from wpbxd.net.service import NetService
 from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.services.backup import BackupService
@@ -144,6 +145,7 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     services: list[Service] = []
     services.append(ConsoleService(ctx))  # first: the serial boot menu runs before the others start
     services.append(BackupService(ctx))
+    services.append(SensorsService(ctx))
     services.append(NetService(ctx))  # before the services that bind on the ports it configures
     services.append(DialplanService(ctx))
     services.append(SipService(ctx))
