@@ -36,6 +36,7 @@ LAN_PREFIX = 16
 LAN_CLIENT = "10.135.0.2"
 POOL = ("10.135.1.0", "10.135.255.254")
 RATES = (250, 500, 1000, 2000, 3000, 4000, 6000)   # DORA/s tried, in order
+ATTEMPTS = 2            # a rate with drops is tried once more (the machine is shared) before stopping
 DROP_TIME = 2           # seconds before perfdhcp counts a missing reply as a drop
 EXIT_WAIT_US = 2_000_000
 DURABILITY_RATE = 400   # DORA/s during the kill -9 check
@@ -161,10 +162,13 @@ def sweep(topo, name: str, seconds: int) -> dict:
     best = {"rate": 0, "achieved": 0.0}
     runs = []
     for rate in RATES:
-        run = perfdhcp(topo, rate, seconds)
-        runs.append(run)
-        print(f"  {name:8s} target {rate:5d}/s: {run['achieved']:8.1f} DORA/s, drops {run['drops']},"
-              f" avg delay D-O/R-A {'/'.join(f'{d:.1f}' for d in run['avg_delay_ms'])} ms", flush=True)
+        for _attempt in range(ATTEMPTS):
+            run = perfdhcp(topo, rate, seconds)
+            runs.append(run)
+            print(f"  {name:8s} target {rate:5d}/s: {run['achieved']:8.1f} DORA/s, drops {run['drops']},"
+                  f" avg delay D-O/R-A {'/'.join(f'{d:.1f}' for d in run['avg_delay_ms'])} ms", flush=True)
+            if run["ok"]:
+                break
         if not run["ok"]:
             break
         best = run
@@ -229,7 +233,8 @@ def main() -> int:
         topo.build()
         topo.ipr("lan1", lambda ipr: ipr.addr("add", index=ipr.link_lookup(ifname="lan1")[0],
                                               address=LAN_CLIENT, prefixlen=LAN_PREFIX))
-        print(f"DORA/s with 0 drops (perfdhcp, {args.seconds} s per rate, new MAC per exchange):", flush=True)
+        print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared with other work)")
+        print(f"DORA/s with 0 drops (perfdhcp, {args.seconds} s per rate, random MACs):", flush=True)
         pbx = start_wpbx(topo, work / "wpbx")
         time.sleep(0.5)
         results["wpbx"] = sweep(topo, "wpbx", args.seconds)
@@ -257,6 +262,7 @@ def main() -> int:
               f" leases lost: {dur['lost']}; addresses acknowledged to two clients: {dur['handed_out_twice']};"
               f" restart took {dur['restart_seconds']} s")
         results["durability"] = dur
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         topo.close()
     (work / "results.json").write_text(json.dumps(results, indent=2))

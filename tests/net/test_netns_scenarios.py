@@ -172,6 +172,32 @@ def test_leases_survive_a_restart(box):
     assert code == 0 and env["ip"] == before["02:00:00:00:1b:01"]
 
 
+def test_an_address_in_use_is_skipped_after_an_arp_probe(box):
+    topo, pbx = box
+    topo.add_macvlan("lan1", "lan1", "squat", "02:00:00:00:1d:01")
+    topo.ipr("lan1", lambda ipr: ipr.addr("add", index=ipr.link_lookup(ifname="squat")[0],
+                                          address="10.135.0.210", prefixlen=24))
+    apply_and_confirm(pbx, {"dhcp": {"range_start": "10.135.0.210", "range_end": "10.135.0.212"}})
+    topo.add_macvlan("lan1", "lan1", "lan1p", "02:00:00:00:1d:02")
+    code, env = topo.udhcpc("lan1", "lan1p", "probed", "phone-p")
+    assert code == 0 and env["ip"] == "10.135.0.211", "10.135.0.210 answered the ARP probe"
+    table = {r["ip"]: r for r in pbx.call("dhcp.leases", {"all": True})}
+    assert table["10.135.0.210"]["state"] == "conflict"
+    assert pbx.call("dhcp.status")[0]["conflicts"] == 1
+    apply_and_confirm(pbx, {"dhcp": {"range_start": "10.135.0.100", "range_end": "10.135.0.200"}})
+
+
+def test_a_new_state_changes_only_what_differs(box):
+    topo, pbx = box
+    pbx.call("net.set", {"ports": {"eth3": {"mode": "static", "address": "172.16.3.1/24"}}})
+    assert pbx.call("net.apply", {})["changes"] == ["eth3 up", "eth3 +172.16.3.1/24"]
+    pbx.call("net.confirm")
+    pbx.call("net.set", {"ports": {"eth3": {"mode": "disabled"}}})
+    assert pbx.call("net.apply", {})["changes"] == ["eth3 down", "eth3 -172.16.3.1/24"]
+    pbx.call("net.confirm")
+    assert addresses(topo, "pbx", "eth3") == [] and not link(topo, "pbx", "eth3")["up"]
+
+
 def test_shared_scenario_leaves_only_the_wan_port(box):
     topo, pbx = box
     apply_and_confirm(pbx, scenario="shared")
