@@ -13,12 +13,22 @@ patterns of every seed kind, plus ``default``), compiles it once
 Prints absolute lookups per second (median of repeats) and the ratio
 indexed / linear scan, in the same run.
 
+Then, when sipp is installed, the call-setup cost through a real wpbxd: the same
+sipp caller/callee pair places ``CALLS`` calls at ``RATE`` calls/s (``ROUNDS`` alternating rounds), with the
+factory dialplan and with the 10,000 entries loaded and included by the
+``users`` procedure (so every call's lookup walks all 50 procedures before
+``pbxinternal``). Prints completed calls, calls/s and wpbxd CPU per call for
+both, and the ratio (the issue's target: the rate drops by no more than 10%).
+
 Run: .venv/bin/python bench/dialplan.py
 """
 
 import json
+import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.daemon_runner import Wpbxd, free_port, free_rtp_range  # noqa: E402
+from wpbxd.config import users  # noqa: E402
 from wpbxd.config.defaults import apply_factory_defaults  # noqa: E402
 from wpbxd.config.store import Store  # noqa: E402
 from wpbxd.telephony.dialplan.engine import Dialplan  # noqa: E402
@@ -37,6 +49,11 @@ PATTERNS_PER_PROC = 50
 LOOKUPS = 20_000
 REPEATS = 5
 SEED = 20261128
+CALLS = 400
+RATE = 40          # calls per second offered by sipp
+ROUNDS = 3
+UAS_GRACE = 5.0   # seconds the callee may take to finish after the caller is done
+CALLER, CALLEE, PASSWORD = "4001", "4002", "Sip#{ext}pw"
 PATTERN_SHAPES = ("{p}XX", "{p}X.", "0[67]{p}.", "+{p}XXX.", "00{p}X!", "[1-37]{p}ZX", "N{p}XX", "{p}.")
 
 
@@ -128,5 +145,91 @@ def main() -> None:
     print(f"ratio indexed / linear scan: {indexed / linear:.1f}x")
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _call_setup(folder: Path, big: bool) -> tuple[int, float, float]:
+    """(completed calls, calls/s, wpbxd CPU ms per call) for one dialplan variant."""
+    from tests.sip import sipp
+
+    data = folder / ("big" if big else "factory")
+    data.mkdir()
+    if big:
+        build_store(data / "wpbx.db", random.Random(SEED))
+    store = Store(data / "wpbx.db")
+    store.migrate()
+    if big:
+        with store.transaction():
+            store.execute("DELETE FROM procedure_includes WHERE procedure = 'users'")
+            names = [f"proc{p:02d}" for p in range(PROCEDURES)] + ["pbxinternal"]
+            for pos, name in enumerate(names):
+                store.execute("INSERT INTO procedure_includes(procedure, included, position) VALUES ('users', ?, ?)",
+                              (name, pos))
+    else:
+        apply_factory_defaults(store)
+    users.import_csv(store, None, "extension,name,sip_password\n" + "".join(
+        f"{e},User {e},{PASSWORD.format(ext=e)}\n" for e in (CALLER, CALLEE)))
+    store.close()
+    pbx = Wpbxd(data_dir=data, sip_port=free_port(), web_port=free_port(), rtp=free_rtp_range(),
+                extra_args=["--log-level", "WARNING"]).start()
+    try:
+        work = data / "sipp"
+        work.mkdir()
+        server = f"127.0.0.1:{pbx.sip_port}"
+        uas_port = free_port()
+        reg = sipp.run(sipp.write(work / "reg.xml", sipp.register()), server, "-inf",
+                       str(sipp.users_csv(work / "reg.csv", [(CALLEE, PASSWORD.format(ext=CALLEE))])),
+                       "-m", "1", "-p", str(uas_port), cwd=work)
+        assert reg.returncode == 0, reg.stderr
+        uas = sipp.run(sipp.write(work / "uas.xml", sipp.uas("answer")), server, "-m", str(CALLS),
+                       "-p", str(uas_port), cwd=work, wait=False, timeout=120)
+        before = _cpu_seconds(pbx.proc.pid)
+        started = time.perf_counter()
+        uac = sipp.run(sipp.write(work / "uac.xml", sipp.uac_call()), server, "-inf",
+                       str(sipp.users_csv(work / "uac.csv", [(CALLER, PASSWORD.format(ext=CALLER))], callee=CALLEE)),
+                       "-m", str(CALLS), "-r", str(RATE), "-l", "50", "-p", str(free_port()), cwd=work,
+                       timeout=120)
+        elapsed = time.perf_counter() - started
+        cpu = _cpu_seconds(pbx.proc.pid) - before
+        try:
+            uas.wait(timeout=UAS_GRACE)
+        except subprocess.TimeoutExpired:  # some calls failed: the callee waits for them in vain
+            uas.kill()
+            uas.wait()
+        done = sum(1 for r in pbx.call("cdr.list", {"limit": CALLS * 2}) if r["disposition"] == "ANSWERED")
+        if uac.returncode != 0:
+            print(f"  (sipp reported failures: {sipp.errors(work)[-300:]!r})")
+        return done, done / elapsed, cpu * 1000 / max(done, 1)
+    finally:
+        pbx.stop()
+
+
+def call_setup() -> None:
+    if shutil.which("sipp") is None:
+        print("call setup: skipped (sipp is not installed; make test installs sip-tester)")
+        return
+    runs: dict[bool, list[tuple[int, float, float]]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(ROUNDS):  # alternate the variants: this machine's load drifts
+            for big in (False, True):
+                folder = Path(tmp) / f"r{round_}"
+                folder.mkdir(exist_ok=True)
+                runs[big].append(_call_setup(folder, big))
+    print(f"call setup, {CALLS} calls offered at {RATE}/s through wpbxd (sipp caller -> sipp callee),"
+          f" median of {ROUNDS} alternating rounds:")
+    medians = {}
+    for big, label in ((False, "factory dialplan"), (True, "10,000 entries")):
+        done = statistics.median(r[0] for r in runs[big])
+        rate_ = statistics.median(r[1] for r in runs[big])
+        cpu = statistics.median(r[2] for r in runs[big])
+        medians[big] = (rate_, cpu)
+        print(f"  {label:17}: {done:.0f} completed, {rate_:6.1f} calls/s, wpbxd CPU {cpu:.2f} ms per call")
+    print(f"  ratio 10,000 entries / factory: calls/s {medians[True][0] / medians[False][0]:.3f},"
+          f" CPU per call {medians[True][1] / medians[False][1]:.3f}")
+
+
 if __name__ == "__main__":
     main()
+    call_setup()
