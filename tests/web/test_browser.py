@@ -2,7 +2,11 @@
 
 Seed: "Premier accès WMS", "Modification du mot de passe Admin", "Ajouter / Importer
 des utilisateurs". Screenshots of the main pages go to tests/artifacts/ (git-ignored).
+The tests share one box and run in file order: the first one does the forced
+first-login password change the others sign in with.
 """
+
+import time
 
 import pytest
 
@@ -200,3 +204,59 @@ def test_screenshots_of_the_main_pages(page, box):
     page.set_viewport_size({"width": 390, "height": 800})  # a phone
     page.goto("/users")
     shot(page, "users-phone")
+
+
+def test_seed_main_example_built_in_the_ui_routes_a_real_call(page, box, tmp_path):
+    """Seed "Exemple de Dialplan main": one number for support, one for sales, each routed
+    to its desk. Built with the browser; a sipp caller whose dialplan is ``main`` stands
+    in for the trunk (trunks are not built yet); a sipp UAS registered as the sales desk
+    answers. The call then shows in the Calls page."""
+    need_tool("sipp")
+    commands = box.daemon.call("help")
+    if "dialplan.trace" not in commands or "calls.list" not in commands:
+        pytest.skip("the dialplan and SIP services are needed")
+    e2e = pytest.importorskip("tests.dialplan.test_e2e_sip", reason="the SIP e2e helpers are needed")
+    sign_in(page, "admin", NEW_ADMIN_PASSWORD)
+    page.wait_for_url("**/users")
+    page.get_by_role("link", name="Dialplan").click()
+    page.get_by_role("link", name="main", exact=True).click()
+    for number, desk in (("0380000001", "4201"), ("0380000002", "4202")):
+        form = page.locator("#add-number")
+        form.get_by_label("Number or pattern").fill(number)
+        form.get_by_label("First application").select_option("dial")
+        form.get_by_label("Parameters").fill(f"target={desk}")
+        form.get_by_role("button", name="Add number").click()
+        assert f"Number {number} added." in page.locator(".flash").inner_text()
+    shot(page, "main-example")
+    plan = box.daemon.call("dialplan.show", {"name": "main"})
+    assert [(e["pattern"], e["apps"][0]["params"]["target"]) for e in plan["entries"]] == [
+        ("0380000001", "4201"), ("0380000002", "4202")]
+    # the caller standing in for the trunk follows the "main" procedure (chosen in the user form)
+    password = e2e.PASSWORD
+    for ext in ("4201", "4202", "4209"):
+        box.daemon.call("user.add", {"name": f"Desk {ext}", "extension": ext,
+                                     "sip_password": password.format(ext=ext)})
+    trunk_id = box.daemon.call("user.show", {"ref": "4209"})["id"]
+    page.goto(f"/users/{trunk_id}/edit")
+    page.get_by_label("Dialplan", exact=True).select_option("main")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/users")
+    assert box.daemon.call("user.show", {"ref": "4209"})["dialplan"] == "main"
+    pbx = box.daemon
+    pbx.folder, pbx.uas_procs = tmp_path, []
+    try:
+        sales = e2e.phone(pbx, "4202", "answer")
+        e2e.ok(pbx, e2e.call(pbx, "0380000002", caller="4209"))
+        assert e2e.finished(sales) == 0
+    finally:
+        for proc in pbx.uas_procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    deadline = time.monotonic() + 10
+    while not box.daemon.call("cdr.list", {"limit": 5}) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the record is written when the call object ends
+    page.goto("/calls")
+    row = page.locator("#calls tbody tr", has_text="4209")
+    assert row.count() >= 1 and "answered" in row.first.inner_text() and "4202" in row.first.inner_text()
+    shot(page, "calls-after-main-example")

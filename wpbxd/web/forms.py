@@ -23,7 +23,7 @@ def error_field(err: UserError, known: tuple[str, ...]) -> tuple[str | None, str
 
 
 def _attrs(name: str, error: str) -> tuple[str, str]:
-    fid = f"f-{name}"
+    fid = f"f-{name}"  # ``name`` may carry a suffix ("app-1XX") when a page repeats a form
     extra = f' aria-invalid="true" aria-describedby="{fid}-err"' if error else ""
     return fid, extra
 
@@ -33,28 +33,29 @@ def _error(name: str, error: str) -> str:
 
 
 def text(name: str, label: str, value: object = "", error: str = "", kind: str = "text",
-         required: bool = False, hint: str = "", autocomplete: str = "off") -> str:
-    fid, extra = _attrs(name, error)
+         required: bool = False, hint: str = "", autocomplete: str = "off", key: str = "") -> str:
+    """``key`` makes the element id unique when the same field appears in several forms."""
+    fid, extra = _attrs(key or name, error)
     req = " required" if required else ""
     hint_html = f'<small>{escape(hint)}</small>' if hint else ""
     val = "" if value is None else escape(str(value))
     return (
         f'<div class="field{" bad" if error else ""}"><label for="{fid}">{escape(label)}</label>'
         f'<input id="{fid}" name="{name}" type="{kind}" value="{val}"'
-        f' autocomplete="{autocomplete}"{req}{extra}>{hint_html}{_error(name, error)}</div>'
+        f' autocomplete="{autocomplete}"{req}{extra}>{hint_html}{_error(key or name, error)}</div>'
     )
 
 
 def select(name: str, label: str, options: list[tuple[str, str]], value: object = "",
-           error: str = "") -> str:
-    fid, extra = _attrs(name, error)
+           error: str = "", key: str = "") -> str:
+    fid, extra = _attrs(key or name, error)
     opts = "".join(
         f'<option value="{escape(v)}"{" selected" if str(value) == v else ""}>{escape(t)}</option>'
         for v, t in options
     )
     return (
         f'<div class="field{" bad" if error else ""}"><label for="{fid}">{escape(label)}</label>'
-        f'<select id="{fid}" name="{name}"{extra}>{opts}</select>{_error(name, error)}</div>'
+        f'<select id="{fid}" name="{name}"{extra}>{opts}</select>{_error(key or name, error)}</div>'
     )
 
 

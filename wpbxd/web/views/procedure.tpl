@@ -29,7 +29,7 @@
   <button type="submit">Save includes</button>
 </form>
 <h2>Called numbers</h2>
-% for entry in proc['entries']:
+% for loop_index, entry in enumerate(proc['entries']):
 % pattern = entry['pattern']
 <section class="card entry" aria-label="Number {{pattern}}">
   <h3><code>{{pattern}}</code></h3>
@@ -49,9 +49,9 @@
   % e = err('app_add:' + pattern)
   <form method="post" action="{{action}}" class="inline-form">
     {{!forms.hidden('csrf', csrf)}}{{!forms.hidden('action', 'app_add')}}{{!forms.hidden('pattern', pattern)}}
-    {{!forms.select('app', 'Application', [(a['name'], a['description']) for a in apps], values.get('app', '') if e else '', e.get('app', ''))}}
-    <div class="field{{' bad' if e.get('params') or e.get('_') else ''}}"><label for="f-params-{{pattern}}">Parameters (key=value per line)</label>
-    <textarea id="f-params-{{pattern}}" name="params" rows="2">{{values.get('params', '') if e else ''}}</textarea>
+    {{!forms.select('app', 'Application', [(a['name'], a['description']) for a in apps], values.get('app', '') if e else '', e.get('app', ''), key='app-' + str(loop_index))}}
+    <div class="field{{' bad' if e.get('params') or e.get('_') else ''}}"><label for="f-params-{{loop_index}}">Parameters (key=value per line)</label>
+    <textarea id="f-params-{{loop_index}}" name="params" rows="2">{{values.get('params', '') if e else ''}}</textarea>
     % if e.get('params') or e.get('_'):
     <p class="error" role="alert">{{e.get('params') or e.get('_')}}</p>
     % end
@@ -65,8 +65,8 @@
 <form method="post" action="{{action}}" class="card narrow" id="add-number">
   {{!forms.hidden('csrf', csrf)}}{{!forms.hidden('action', 'entry_add')}}
   <h3>Add a called number</h3>
-  {{!forms.text('pattern', 'Number or pattern (X Z N . ! [1-37], default)', values.get('pattern', '') if e else '', e.get('pattern', '') or e.get('_', ''), required=True)}}
-  {{!forms.select('app', 'First application', [('', '—')] + [(a['name'], a['description']) for a in apps], values.get('app', '') if e else '', e.get('app', ''))}}
+  {{!forms.text('pattern', 'Number or pattern (X Z N . ! [1-37], default)', values.get('pattern', '') if e else '', e.get('pattern', '') or e.get('_', ''), required=True, key='new-pattern')}}
+  {{!forms.select('app', 'First application', [('', '—')] + [(a['name'], a['description']) for a in apps], values.get('app', '') if e else '', e.get('app', ''), key='new-app')}}
   <div class="field{{' bad' if e.get('params') else ''}}"><label for="f-new-params">Parameters (key=value per line)</label>
   <textarea id="f-new-params" name="params" rows="2">{{values.get('params', '') if e else ''}}</textarea>
   % if e.get('params'):
