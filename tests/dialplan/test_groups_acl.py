@@ -153,3 +153,19 @@ def test_emergency_numbers_pass_any_acl_unless_the_admin_says_otherwise(store):
     settings.set_value(store, None, "dialplan.emergency_bypasses_acl", 0)
     call = FakeCall("101", "112", "users")
     assert run_call(Dialplan.load(store), call).sip_code == 403
+
+
+def test_acl_classifies_the_number_as_dialled_not_as_stripped_for_the_trunk(store):
+    """Seed "users" example: 0[67]. strips the outside-line 0 before the GSM route;
+    the call stays a mobile call for the ACL."""
+    add_user(store, "101")
+    catalog.set_acl(store, None, "fixed_only", ["internal", "national"])
+    users.update_user(store, None, "101", {"acl_group": "fixed_only"})
+    procedures.add_procedure(store, None, "gsm_calls")
+    procedures.add_entry(store, None, "gsm_calls", "X.", [{"app": "dial", "params": {"target": "${called}"}}])
+    procedures.add_entry(store, None, "users", "0[67].", [
+        {"app": "set_called", "params": {"strip": 1}}, {"app": "goto", "params": {"procedure": "gsm_calls"}}])
+    call = FakeCall("101", "0612345678", "users")
+    outcome = run_call(Dialplan.load(store), call)
+    assert outcome.sip_code == 403 and call.rings == []
+    assert any("may not call 612345678 (dialled as 0612345678): class mobile" in line for line in outcome.trace)

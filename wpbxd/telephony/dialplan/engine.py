@@ -299,6 +299,7 @@ class RunEnv:
     hangup_reason: str = ""
     acl_user: UserInfo | None = None   # whose ACL applies to numbers dialled (caller, or forwarder)
     acl_set: bool = False
+    acl_number: str = ""               # the number as that user dialled it (classified for the ACL)
 
     def trace(self, text: str) -> None:
         """Record one trace line and hand it to the call engine's live debug."""
@@ -325,7 +326,7 @@ class RunEnv:
 
 async def run(dialplan: Dialplan, ctx: CallContext, clock: Callable[[], float] = time.time) -> Outcome:
     """Run the call through the dialplan, starting in ``ctx.procedure``."""
-    env = RunEnv(dialplan, ctx, clock)
+    env = RunEnv(dialplan, ctx, clock, acl_number=ctx.called)
     return await _walk(dialplan, ctx, env, env.trace)
 
 

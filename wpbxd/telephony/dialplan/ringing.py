@@ -24,23 +24,33 @@ ACL_DENIED = (403, "Forbidden")
 
 
 async def acl_allows(ctx: CallContext, env: "RunEnv", number: str) -> bool:
-    """Check ``number`` against the ACL group of the user the call is charged to.
+    """Check a dial to ``number`` against the ACL group of the user the call is charged to.
 
-    A denied call is hung up with 403 and a trace line naming user, group and class.
-    Calls from outside (trunks) carry no ACL unless a user forwarded them.
+    An extension of this PBX is ``internal``; anything else takes the class of the
+    number *as that user dialled it* (``env.acl_number``: the called number at the
+    start of the call, or a forward's destination), so that stripping the outside
+    line prefix on the way to a trunk does not turn 0612345678 into an "internal"
+    612345678. A denied call is hung up with 403 and a trace and log line naming
+    user, group and class. Calls from outside (trunks) carry no ACL unless a user
+    forwarded them.
     """
     plan = env.plan
-    call_class, why = plan.rules.classify(number, plan.extensions)
     subject = env.acl_subject(ctx)
     if subject is None:
         return True
+    if number in plan.extensions:
+        shown, (call_class, why) = number, ("internal", "an extension of this PBX")
+    else:
+        shown = env.acl_number or number
+        call_class, why = plan.rules.classify(shown, plan.extensions)
     allowed = plan.acl.get(subject.acl_group, frozenset())
     if call_class in allowed:
         return True
     if call_class == "emergency" and plan.rules.emergency_bypasses_acl:
-        env.trace(f"ACL: {number} is an emergency number: allowed whatever group {subject.acl_group} says")
+        env.trace(f"ACL: {shown} is an emergency number: allowed whatever group {subject.acl_group} says")
         return True
-    line = (f"ACL: user {subject.extension} (group {subject.acl_group}) may not call {number}:"
+    dialled = "" if shown == number else f" (dialled as {shown})"
+    line = (f"ACL: user {subject.extension} (group {subject.acl_group}) may not call {number}{dialled}:"
             f" class {call_class} ({why}) is not allowed; call refused with 403")
     env.trace(line)
     log.info("call %s: %s", ctx.call_id, line)

@@ -142,5 +142,5 @@ async def _forward(ctx: CallContext, env: "RunEnv", user: UserInfo, destination:
             return STOP
         return await voicemail({"box": user.extension}).run(ctx, env)
     env.trace(f"{user.extension} forwards {when} to {destination} (through procedure {user.dialplan})")
-    env.acl_user, env.acl_set = user, True
+    env.acl_user, env.acl_set, env.acl_number = user, True, destination
     return Jump(user.dialplan, destination)

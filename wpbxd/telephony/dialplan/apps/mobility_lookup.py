@@ -49,4 +49,5 @@ class MobilityLookup(Application):
         env.trace(f"mobility lookup: {ctx.caller_number!r} is the mobile of {user.extension} ({user.name});"
                   f" continuing in {user.dialplan} as {user.extension}")
         ctx.caller_number, ctx.caller_name = user.extension, user.name
+        env.acl_number = number or ctx.called   # from now on the user's own ACL applies to this number
         return Jump(user.dialplan, number)
