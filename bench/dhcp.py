@@ -7,6 +7,10 @@ the ``pbx`` namespace (10.135.0.1/16), ``perfdhcp`` (Debian ``kea-admin``) runs 
 OFFER-REQUEST-ACK) until perfdhcp reports a drop; the highest rate with zero drops
 is printed with its ratio to kea-dhcp4's (the anchor) and to dnsmasq's.
 
+"wpbx" ARP-probes every new address before offering it (200 ms wait; the default),
+"wpbx-np" runs with ``conflict_check`` off, like dnsmasq here (``--no-ping``) and kea
+(no conflict check by default).
+
 Then the durability check: a load client (this script with ``--client``, in
 ``lan1``) runs DORAs against wpbxd, which is killed with SIGKILL halfway and started
 again; every lease a client got an ACK for must be in the store afterwards, and no
@@ -98,17 +102,18 @@ def client_main(iface: str, rate: float, seconds: float, out: Path) -> None:
 
 
 # -- servers ------------------------------------------------------------------------
-def wpbx_state() -> dict:
+def wpbx_state(conflict_check: bool) -> dict:
     return {"ports": {"eth1": {"mode": "static", "address": f"{LAN_SERVER}/{LAN_PREFIX}"}},
             "dhcp": {"enabled": True, "interface": "eth1", "range_start": POOL[0], "range_end": POOL[1],
-                     "max_leases": 65536, "lease_minutes": 60, "gateway": LAN_SERVER, "dns": LAN_SERVER}}
+                     "max_leases": 65536, "lease_minutes": 60, "gateway": LAN_SERVER, "dns": LAN_SERVER,
+                     "conflict_check": conflict_check}}
 
 
-def start_wpbx(topo, data_dir: Path):
+def start_wpbx(topo, data_dir: Path, conflict_check: bool = True):
     from tests.net.topology import NetnsWpbxd
 
     pbx = NetnsWpbxd(topo, data_dir).start()
-    pbx.call("net.set", wpbx_state())
+    pbx.call("net.set", wpbx_state(conflict_check))
     result = pbx.call("net.apply", {})
     if result["confirm_within"]:
         pbx.call("net.confirm")
@@ -240,6 +245,10 @@ def main() -> int:
         results["wpbx"] = sweep(topo, "wpbx", args.seconds)
         status = pbx.call("dhcp.status")
         pbx.stop()
+        pbx = start_wpbx(topo, work / "wpbx-noprobe", conflict_check=False)
+        time.sleep(0.5)
+        results["wpbx-np"] = sweep(topo, "wpbx-np", args.seconds)
+        pbx.stop()
         proc = start_dnsmasq(topo, work)
         time.sleep(0.5)
         results["dnsmasq"] = sweep(topo, "dnsmasq", args.seconds)
@@ -251,7 +260,7 @@ def main() -> int:
         kea = results["kea"]["best"]["achieved"] or float("nan")
         dns = results["dnsmasq"]["best"]["achieved"] or float("nan")
         print("\nbest zero-drop rate (achieved DORA/s) and ratios:")
-        for name in ("wpbx", "dnsmasq", "kea"):
+        for name in ("wpbx", "wpbx-np", "dnsmasq", "kea"):
             best = results[name]["best"]["achieved"]
             print(f"  {name:8s} {best:8.1f}   / kea {best / kea:5.2f}   / dnsmasq {best / dns:5.2f}")
         print(f"  wpbx server counters after the sweep: {json.dumps(status)}")

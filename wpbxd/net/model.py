@@ -67,6 +67,7 @@ class DhcpServerConfig:
     ntp: tuple[str, ...] = ()
     wins: tuple[str, ...] = ()
     refuse_unknown: bool = False
+    conflict_check: bool = True       # ARP-probe an address before offering it (RFC 2131 2.2)
     tftp_server: str = ""             # option 66; empty = the PBX's address on the interface
     provisioning_url: str = ""        # option 160; empty = http://<PBX address>/provisioning/
     vendor_options: tuple[tuple[str, str], ...] = ()   # (vendor-class prefix, option 43 hex)
@@ -181,7 +182,7 @@ def dhcp_from(data: dict[str, Any], base: DhcpServerConfig) -> DhcpServerConfig:
     values: dict[str, Any] = {}
     for key, value in data.items():
         name = f"dhcp.{key}"
-        if key in ("enabled", "refuse_unknown"):
+        if key in ("enabled", "refuse_unknown", "conflict_check"):
             values[key] = _bool(value, name)
         elif key in ("lease_minutes", "max_leases"):
             values[key] = _int(value, name)

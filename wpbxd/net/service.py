@@ -61,6 +61,7 @@ def pool_config(state: NetState, web_port: int) -> PoolConfig | None:
         if _is_ip(dhcp.tftp_server or server) else (),
         provisioning_url=dhcp.provisioning_url or f"http://{server}{web}/provisioning/",
         vendor_options=tuple((p, bytes.fromhex(h)) for p, h in dhcp.vendor_options),
+        probe=dhcp.conflict_check,
     )
 
 

@@ -20,6 +20,7 @@ DHCP_FIELDS = {
     "ntp": "primary,secondary NTP servers",
     "wins": "primary,secondary WINS servers",
     "refuse_unknown": "serve only known devices (yes/no)",
+    "conflict_check": "ARP-probe an address before offering it (yes/no, default yes)",
     "tftp_server": "option 66/150 (default: the PBX's address)",
     "provisioning_url": "option 160 (default: http://PBX/provisioning/)",
 }

@@ -147,6 +147,7 @@ class LeaseMachine:
         self._records: dict[int, Lease] = {}
         self._by_mac: dict[str, int] = {}
         self._offers: dict[int, _Offer] = {}
+        self._offer_heap: list[tuple[float, int]] = []
         self._offer_by_mac: dict[str, int] = {}
         self._active: set[int] = set()
         self._active_heap: list[tuple[float, int]] = []
@@ -191,6 +192,7 @@ class LeaseMachine:
         if not in_use:
             offer.probing = False
             offer.expires = now + self.config.offer_hold
+            heapq.heappush(self._offer_heap, (offer.expires, ip))
             return [self._reply(probe.request, codec.OFFER, probe.ip, now)]
         self._drop_offer(ip)
         conflict = Lease(ip=probe.ip, mac="", state=CONFLICT, expires=now + self.config.decline_hold,
@@ -439,10 +441,16 @@ class LeaseMachine:
                 self._active.discard(ip)
 
     def _load(self, now: float) -> int:
-        """Addresses in use: unexpired bound leases plus pending offers to other clients."""
+        """Addresses in use: unexpired bound leases plus pending offers (an offer of a
+        client's own bound address counts twice: conservative, and it is short-lived)."""
         self._expire_active(now)
-        pending = sum(1 for ip, o in self._offers.items() if o.expires > now and ip not in self._active)
-        return len(self._active) + pending
+        heap = self._offer_heap
+        while heap and heap[0][0] <= now:
+            _, ip = heapq.heappop(heap)
+            offer = self._offers.get(ip)
+            if offer is not None and offer.expires <= now and not offer.probing:
+                self._drop_offer(ip)
+        return len(self._active) + len(self._offers)
 
     def _holds_lease(self, mac: str, now: float) -> bool:
         ip = self._by_mac.get(mac)
@@ -474,6 +482,7 @@ class LeaseMachine:
             self._drop_offer(old)
         self._offers[ip] = _Offer(mac=mac, expires=now + self.config.offer_hold,
                                   probing=probing, attempt=attempt)
+        heapq.heappush(self._offer_heap, (now + self.config.offer_hold, ip))
         self._offer_by_mac[mac] = ip
 
     def _drop_offer(self, ip: int) -> None:

@@ -82,7 +82,8 @@ class ArpProber:
         target = socket.inet_aton(ip)
         future = self._waiting.get(target)
         if future is None:
-            future = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
             self._waiting[target] = future
             frame = struct.pack(ARP_FORMAT, b"\xff" * 6, self._mac, ETH_P_ARP, 1, 0x0800, 6, 4,
                                 ARP_REQUEST, self._mac, self.source_ip, bytes(6), target)
@@ -90,13 +91,14 @@ class ArpProber:
                 self._sock.send(frame)
             except OSError as err:
                 log.warning("%s: ARP probe of %s not sent: %s", self.interface, ip, err)
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
-        except TimeoutError:
-            return False
-        finally:
-            if self._waiting.get(target) is future:
-                del self._waiting[target]
+            loop.call_later(self.timeout, self._expire, target, future)
+        return await future
+
+    def _expire(self, target: bytes, future: "asyncio.Future[bool]") -> None:
+        if not future.done():
+            future.set_result(False)
+        if self._waiting.get(target) is future:
+            del self._waiting[target]
 
     def _readable(self) -> None:
         assert self._sock is not None
@@ -113,7 +115,7 @@ class ArpProber:
             op, sender_mac, sender_ip = fields[7], fields[8], fields[9]
             if sender_mac == self._mac or op not in (ARP_REQUEST, ARP_REPLY):
                 continue
-            future = self._waiting.get(sender_ip)
+            future = self._waiting.pop(sender_ip, None)
             if future is not None and not future.done():
                 future.set_result(True)
 
