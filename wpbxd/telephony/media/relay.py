@@ -122,7 +122,7 @@ class _Leg:
     __slots__ = (
         "sock", "fd", "kind", "peer", "buf", "view", "clock", "target", "sdp_addr", "latched",
         "ssrc", "learn_until", "packets", "bytes", "dropped_no_remote", "dropped_foreign",
-        "dropped_oversize", "send_errors", "relatched",
+        "dropped_oversize", "send_errors", "recv_errors", "relatched",
     )
 
     def __init__(self, sock: socket.socket, kind: str, buf: bytearray, view: memoryview,
@@ -145,6 +145,7 @@ class _Leg:
         self.dropped_foreign = 0
         self.dropped_oversize = 0
         self.send_errors = 0
+        self.recv_errors = 0
         self.relatched = 0
 
     def on_readable(self) -> None:
@@ -157,7 +158,7 @@ class _Leg:
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            self.send_errors += 1  # e.g. a queued ICMP error; nothing to forward
+            self.recv_errors += 1  # e.g. a queued ICMP error; nothing to forward
             return
         if n > BUFFER_SIZE:
             self.dropped_oversize += 1
@@ -218,7 +219,8 @@ class _Leg:
         return {"packets": self.packets, "bytes": self.bytes,
                 "dropped_no_remote": self.dropped_no_remote,
                 "dropped_foreign": self.dropped_foreign,
-                "dropped_oversize": self.dropped_oversize, "send_errors": self.send_errors}
+                "dropped_oversize": self.dropped_oversize, "send_errors": self.send_errors,
+                "recv_errors": self.recv_errors}
 
 
 class RelayEndpoint:
