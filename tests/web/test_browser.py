@@ -191,8 +191,11 @@ def test_screenshots_of_the_main_pages(page, box):
     pages = [("/info", "info"), ("/settings/pbx", "settings"), ("/settings/api-tokens", "api-tokens")]
     commands = box.daemon.call("help")
     if "dialplan.trace" in commands:
+        box.daemon.call("timerange.set", {"name": "office",
+                                          "weekly": "mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00"})
         pages += [("/dialplan", "dialplan"), ("/dialplan/p/pbxinternal", "procedure"),
-                  ("/dialplan/trace?from=210&to=221", "trace")]
+                  ("/dialplan/trace?from=210&to=221", "trace"), ("/dialplan/timeranges", "timeranges"),
+                  ("/dialplan/groups", "callgroups")]
     if "cdr.list" in commands:
         pages.append(("/calls", "calls"))
     if "calls.list" in commands:

@@ -77,3 +77,40 @@ def test_dialplan_general_settings_page_saves_prefixes(web, admin):
         pytest.skip("no dialplan settings in this build")
     page = web.get(admin, "/settings/dialplan")
     assert page.status_code == 200 and all(f'name="{k}"' in page.text for k in keys)
+
+
+def test_call_groups_are_added_edited_and_checked(web, admin):
+    for ext in ("150", "151"):
+        web.daemon.call("user.add", {"name": f"Agent {ext}", "extension": ext})
+    form = {"name": "helpdesk", "strategy": "linear", "ring_time": "15", "timeout": "",
+            "members": "150, 999"}
+    r = web.post(admin, "/dialplan/groups", form)
+    assert r.status_code == 400 and 'id="f-members-err"' in r.text and "999" in r.text
+    assert 'value="150, 999"' in r.text  # kept
+    assert web.daemon.call("callgroup.list") == []
+    r = web.post(admin, "/dialplan/groups", {**form, "members": "150, 151:20"})
+    assert r.status_code == 303
+    group = web.daemon.call("callgroup.list")[0]
+    assert group["strategy"] == "linear" and [m["extension"] for m in group["members"]] == ["150", "151"]
+    page = web.get(admin, "/dialplan/groups?edit=helpdesk").text
+    assert 'value="150, 151:20"' in page
+    r = web.post(admin, "/dialplan/groups", {"delete": "helpdesk"})
+    assert r.status_code == 303 and web.daemon.call("callgroup.list") == []
+
+
+def test_time_ranges_weekly_grid_and_exceptions(web, admin):
+    r = web.post(admin, "/dialplan/timeranges", {"action": "set", "name": "office",
+                                                "weekly": "mon-fri 08:00-12:00,25:00-26:00"})
+    assert r.status_code == 400 and 'id="f-weekly-err"' in r.text
+    r = web.post(admin, "/dialplan/timeranges", {"action": "set", "name": "office",
+                                                "weekly": "mon-fri 08:00-12:00,14:00-18:00; sat 09:00-12:00"},
+                 form_page="/dialplan/timeranges")
+    assert r.status_code == 303
+    page = web.get(admin, "/dialplan/timeranges").text
+    assert page.count('class="open"') == 5 * 8 + 3 and 'title="mon 08h: open"' in page
+    r = web.post(admin, "/dialplan/timeranges", {"action": "exception", "name": "office",
+                                                "date": "2026-12-25", "open": ""})
+    assert r.status_code == 303
+    ranges = web.daemon.call("timerange.list")
+    assert ranges[0]["exceptions"] == [{"date": "2026-12-25", "open": []}]
+    assert "2026-12-25 closed" in web.get(admin, "/dialplan/timeranges").text

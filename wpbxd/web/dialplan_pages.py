@@ -14,7 +14,8 @@ from urllib.parse import quote
 import bottle
 
 from wpbxd.errors import UserError, ValidationError
-from wpbxd.telephony.dialplan.model import SWITCH_STATES
+from wpbxd.telephony.dialplan.model import STRATEGIES, SWITCH_STATES
+from wpbxd.telephony.dialplan.timeranges import DAYS
 
 FEATURE = "dialplan.trace"
 
@@ -50,6 +51,36 @@ def parse_params(text: str) -> dict[str, Any]:
 
 def show_params(params: dict[str, Any]) -> str:
     return "\n".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in params.items())
+
+
+def grid_text(weekly: dict[str, list[list[str]]]) -> str:
+    """The weekly grid in the console's short form (one clause per day)."""
+    return "; ".join(f"{day} " + ",".join(f"{a}-{b}" for a, b in weekly[day])
+                     for day in DAYS if weekly.get(day))
+
+
+def hour_cells(weekly: dict[str, list[list[str]]]) -> list[tuple[str, list[bool]]]:
+    """For each day, which of the 24 hours an opening interval touches."""
+    def minutes(text: str) -> int:
+        hh, _, mm = text.partition(":")
+        return int(hh) * 60 + int(mm or 0)
+
+    rows = []
+    for day in DAYS:
+        spans = [(minutes(a), minutes(b)) for a, b in weekly.get(day, [])]
+        rows.append((day, [any(lo < (h + 1) * 60 and hi > h * 60 for lo, hi in spans) for h in range(24)]))
+    return rows
+
+
+def parse_intervals(text: str) -> list[list[str]]:
+    """``09:00-12:00,14:00-18:00`` -> [["09:00", "12:00"], ...]; empty means closed."""
+    out = []
+    for span in filter(None, (p.strip() for p in text.split(","))):
+        start, dash, end = span.partition("-")
+        if not dash:
+            raise ValidationError(f"{span!r}: want HH:MM-HH:MM", "open")
+        out.append([start.strip(), end.strip()])
+    return out
 
 
 def install(app: bottle.Bottle, env: Any, page: Callable, render: Callable, flash: Callable) -> None:
@@ -172,6 +203,103 @@ def install(app: bottle.Bottle, env: Any, page: Callable, render: Callable, flas
                           {k: f.get(k, "") for k in ("pattern", "app", "params", "new_name", "description")})
         flash(message)
         bottle.redirect(f"/dialplan/p/{quote(target)}", 303)
+
+    # --- call groups (seed: "Groupes d'appel") ---
+    def groups_page(problem: dict[str, str] | None = None, values: dict[str, str] | None = None) -> str:
+        need_feature()
+        groups = env.call("callgroup.list")
+        edit = bottle.request.query.decode().get("edit", "")
+        if values is None:
+            values = {"name": "", "strategy": STRATEGIES[0], "ring_time": "", "timeout": "",
+                      "ring_in_use": "", "members": ""}
+            for g in groups:
+                if g["name"] == edit:
+                    values = {"name": g["name"], "strategy": g["strategy"],
+                              "ring_time": "" if g["ring_time"] is None else str(g["ring_time"]),
+                              "timeout": "" if g["timeout"] is None else str(g["timeout"]),
+                              "ring_in_use": "1" if g["ring_in_use"] else "",
+                              "members": ", ".join(m["extension"] + (f":{m['ring_time']}" if m["ring_time"] else "")
+                                                   for m in g["members"])}
+        return render("callgroups", "Call groups", "dialplan", groups=groups, values=values,
+                      problem=problem or {}, strategies=STRATEGIES)
+
+    @app.get("/dialplan/groups")
+    @page
+    def groups() -> str:
+        return groups_page()
+
+    @app.post("/dialplan/groups")
+    @page
+    def groups_change() -> str:
+        need_feature()
+        f = form()
+        if f.get("delete"):
+            try:
+                env.call("callgroup.del", {"name": f.get("delete")})
+            except UserError as err:
+                bottle.response.status = 400
+                return groups_page({"_": str(err)})
+            flash(f"Call group {f.get('delete')} deleted.")
+            bottle.redirect("/dialplan/groups", 303)
+        values = {k: f.get(k, "") for k in ("name", "strategy", "ring_time", "timeout", "ring_in_use", "members")}
+        members = [m for m in values["members"].replace(";", ",").replace(" ", ",").split(",") if m]
+        args = {"name": values["name"], "strategy": values["strategy"], "ring_in_use": bool(values["ring_in_use"]),
+                "members": members}
+        for key in ("ring_time", "timeout"):
+            if values[key].strip():
+                args[key] = values[key].strip()
+        try:
+            env.call("callgroup.set", args)
+        except UserError as err:
+            bottle.response.status = 400
+            return groups_page({getattr(err, "field", None) or "name": getattr(err, "message", str(err))}, values)
+        flash(f"Call group {values['name']} saved.")
+        bottle.redirect("/dialplan/groups", 303)
+
+    # --- time ranges (seed: "Plages horaires") ---
+    def ranges_page(problem: dict[str, str] | None = None, values: dict[str, str] | None = None) -> str:
+        need_feature()
+        ranges = env.call("timerange.list")
+        edit = bottle.request.query.decode().get("edit", "")
+        if values is None:
+            values = {"name": "", "weekly": ""}
+            for r in ranges:
+                if r["name"] == edit:
+                    values = {"name": r["name"], "weekly": grid_text(r["weekly"])}
+        return render("timeranges", "Time ranges", "dialplan", ranges=ranges, values=values,
+                      problem=problem or {}, cells=hour_cells)
+
+    @app.get("/dialplan/timeranges")
+    @page
+    def ranges() -> str:
+        return ranges_page()
+
+    @app.post("/dialplan/timeranges")
+    @page
+    def ranges_change() -> str:
+        need_feature()
+        f = form()
+        action = f.get("action", "")
+        name = f.get("name", "")
+        try:
+            if action == "delete":
+                env.call("timerange.del", {"name": name})
+                message = f"Time range {name} deleted."
+            elif action == "exception":
+                env.call("timerange.exception", {"name": name, "date": f.get("date", ""),
+                                                 "open": parse_intervals(f.get("open", ""))})
+                message = f"Exception {f.get('date', '')} saved in {name}."
+            else:
+                env.call("timerange.set", {"name": name, "weekly": f.get("weekly", "")})
+                message = f"Time range {name} saved."
+        except UserError as err:
+            bottle.response.status = 400
+            field = getattr(err, "field", None) or "_"
+            key = f"{action}:{name}" if action in ("exception", "delete") else field
+            return ranges_page({key: getattr(err, "message", str(err))},
+                               {"name": name, "weekly": f.get("weekly", "")} if action == "set" else None)
+        flash(message)
+        bottle.redirect("/dialplan/timeranges", 303)
 
     @app.get("/dialplan/trace")
     @page

@@ -1,5 +1,5 @@
 % rebase('layout', title=title, nav=nav, me=me, csrf=csrf, flash=flash, section=section, version=version)
-<p><a class="button" href="/dialplan/trace">Trace a call…</a></p>
+% include('dialplan_menu', current='/dialplan')
 <table class="list" id="procedures">
 <caption>Procedures</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">Description</th><th scope="col">Numbers</th><th scope="col">Includes</th></tr></thead>

@@ -1,4 +1,5 @@
 % rebase('layout', title=title, nav=nav, me=me, csrf=csrf, flash=flash, section=section, version=version)
+% include('dialplan_menu', current='/dialplan/trace')
 <form method="get" action="/dialplan/trace" class="filters">
   {{!forms.text('from', 'Caller (extension or number)', values['from'], errors.get('from', ''), required=True)}}
   {{!forms.text('to', 'Called number', values['to'], errors.get('to', ''), required=True)}}
