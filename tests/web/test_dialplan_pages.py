@@ -114,3 +114,38 @@ def test_time_ranges_weekly_grid_and_exceptions(web, admin):
     ranges = web.daemon.call("timerange.list")
     assert ranges[0]["exceptions"] == [{"date": "2026-12-25", "open": []}]
     assert "2026-12-25 closed" in web.get(admin, "/dialplan/timeranges").text
+
+
+def test_smtp_profile_is_validated_saved_and_tested_against_a_real_server(web, admin):
+    if "smtp.test" not in web.daemon.call("help"):
+        pytest.skip("the SMTP profile is not in this daemon")
+    pytest.importorskip("aiosmtpd", reason="aiosmtpd is in deps/pip-test.txt")
+    from aiosmtpd.controller import Controller
+
+    from tests.daemon_runner import free_port
+
+    class Inbox:
+        def __init__(self):
+            self.mails = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.mails.append(envelope)
+            return "250 OK"
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        form = {"action": "save", "sender": "pbx@example.com", "server": "127.0.0.1", "port": "99999",
+                "security": "none", "username": "", "password": "", "helo": "", "verify_tls": "1"}
+        r = web.post(admin, "/settings/smtp", form)
+        assert r.status_code == 200 and 'id="f-port-err"' in r.text and 'value="pbx@example.com"' in r.text
+        assert web.daemon.call("smtp.show")["server"] == ""  # nothing saved
+        r = web.post(admin, "/settings/smtp", {**form, "port": str(port)})
+        assert r.status_code == 303
+        r = web.post(admin, "/settings/smtp", {"action": "test", "to": "boss@example.com"})
+        assert r.status_code == 200 and "test mail sent" in r.text
+        assert inbox.mails and inbox.mails[0].rcpt_tos == ["boss@example.com"]
+    finally:
+        controller.stop()

@@ -734,7 +734,48 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
     # --- settings ---
     def setting_groups() -> list[tuple[str, str]]:
         cmds = env.commands()
-        return [(g, t) for g, (t, need) in SETTING_GROUPS.items() if need is None or need in cmds]
+        groups = [(g, t) for g, (t, need) in SETTING_GROUPS.items() if need is None or need in cmds]
+        if "smtp.set" in cmds:
+            groups.append(("smtp", "Email (SMTP)"))
+        return groups
+
+    SMTP_FIELDS = ("sender", "server", "port", "security", "username", "password", "helo", "verify_tls")
+
+    @app.route("/settings/smtp", method=["GET", "POST"])
+    @page
+    def smtp_page() -> str:
+        if "smtp.set" not in env.commands():
+            raise FeatureMissing("the SMTP profile is not available")
+        profile = env.call("smtp.show")
+        values = {k: profile.get(k, "") for k in SMTP_FIELDS}
+        values["password"] = ""
+        errors: dict[str, str] = {}
+        test_to, test_result = "", ""
+        if bottle.request.method == "POST":
+            f = _form()
+            if f.get("action") == "test":
+                test_to = f.get("to", "")
+                try:
+                    test_result = str(env.call("smtp.test", {"to": test_to}))
+                except UserError as err:
+                    errors["to"] = getattr(err, "message", str(err))
+            else:
+                values = {k: f.get(k, "") for k in SMTP_FIELDS}
+                values["verify_tls"] = bool(f.get("verify_tls"))
+                changes: dict[str, Any] = dict(values)
+                if not changes["password"]:
+                    changes.pop("password")  # empty keeps the stored password
+                try:
+                    env.call("smtp.set", {"values": changes})
+                except ValidationError as err:
+                    errors[err.field if err.field in SMTP_FIELDS else "_"] = err.message
+                else:
+                    flash("Email (SMTP) profile saved.")
+                    bottle.redirect("/settings/smtp", 303)
+                values["password"] = ""
+        return render("smtp", "Email (SMTP)", "settings", groups=setting_groups(), group="smtp",
+                      values=values, errors=errors, has_password=profile.get("password") != "",
+                      test_to=test_to, test_result=test_result)
 
     @app.route("/settings/<group>", method=["GET", "POST"])
     @page
