@@ -16,8 +16,9 @@
  *   decoded samples, with the same quality (tests/codec/test_g729_interop.py
  *   checks PESQ, test_g729_bitexact.py records the agreement per field).
  * - The numeric tables in g729_tables.c are the normative ITU values.
- * - Not implemented: Annex B (VAD/DTX/comfort noise; SID frames are not
- *   decoded -- the Python layer refuses frames that are not 10 bytes). */
+ * - Annex B: the decoder plays SID frames and DTX gaps as comfort noise
+ *   (written from the Annex B description; not checked for bit-exactness).
+ *   The encoder has no VAD/DTX: it always sends 10-byte speech frames. */
 #include <stdlib.h>
 
 #include "codec_g729.h"
@@ -125,5 +126,18 @@ void g729_decode_lost(g729_decoder *dec, uint8_t *pcm)
     Word16 prm[G729_PRM_SIZE] = {0}, synth[G729_L_FRAME];
 
     g729_decode_frame(dec, prm, 1, synth);
+    store_pcm(synth, pcm);
+}
+
+void g729_decode_sid(g729_decoder *dec, const uint8_t *sid, uint8_t *pcm)
+{
+    Word16 prm[4], synth[G729_L_FRAME];
+    unsigned v = ((unsigned)sid[0] << 8) | sid[1];
+
+    prm[0] = (Word16)((v >> 15) & 1);
+    prm[1] = (Word16)((v >> 10) & 31);
+    prm[2] = (Word16)((v >> 6) & 15);
+    prm[3] = (Word16)((v >> 1) & 31);
+    g729_decode_sid_frame(dec, prm, synth);
     store_pcm(synth, pcm);
 }

@@ -32,7 +32,15 @@ void g729_encode(g729_encoder *enc, const uint8_t *pcm, size_t nframes, uint8_t 
  * nframes * 160 bytes (s16le).  Any bit pattern is accepted. */
 void g729_decode(g729_decoder *dec, const uint8_t *bits, size_t nframes, uint8_t *pcm);
 
-/* Conceal one lost frame: pcm receives 160 bytes (s16le). */
+/* Conceal one lost frame: pcm receives 160 bytes (s16le).  During
+ * silence (after an Annex B SID frame) this continues the comfort noise,
+ * which is also how an untransmitted (DTX) frame is played. */
 void g729_decode_lost(g729_decoder *dec, uint8_t *pcm);
+
+/* Annex B: play one 2-byte SID frame (RFC 3551 4.5.6: MA switch, 5 + 4
+ * bits of noise LSF, 5 bits of energy, one unused bit) as comfort noise;
+ * pcm receives 160 bytes (s16le). */
+#define G729_SID_BYTES 2
+void g729_decode_sid(g729_decoder *dec, const uint8_t *sid, uint8_t *pcm);
 
 #endif

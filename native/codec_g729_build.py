@@ -23,6 +23,7 @@ void g729_decoder_free(g729_decoder *dec);
 void g729_encode(g729_encoder *enc, const uint8_t *pcm, size_t nframes, uint8_t *out);
 void g729_decode(g729_decoder *dec, const uint8_t *bits, size_t nframes, uint8_t *pcm);
 void g729_decode_lost(g729_decoder *dec, uint8_t *pcm);
+void g729_decode_sid(g729_decoder *dec, const uint8_t *sid, uint8_t *pcm);
 """
 
 

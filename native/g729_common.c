@@ -289,7 +289,7 @@ void g729_lsfq_reset(g729_lsfq_state *st)
             st->freq_prev[k][j] = g729_freq_prev_reset[j];
 }
 
-static void lsp_stability(Word16 buf[])
+void g729_lsp_stability(Word16 buf[])
 {
     int j;
 
@@ -330,7 +330,7 @@ void g729_lsp_get_quant(int code0, int code1, int code2, int mode, g729_lsfq_sta
         lspq[j] = extract_h(acc);
     }
     g729_lsp_prev_update(buf, st);
-    lsp_stability(lspq);
+    g729_lsp_stability(lspq);
 }
 
 void g729_pred_lt_3(Word16 exc[], int T0, int frac, int L_subfr)

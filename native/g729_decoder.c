@@ -241,7 +241,7 @@ static void agc(struct g729_decoder *st, const Word16 *sig_in, Word16 *sig_out)
     st->past_gain = gain;
 }
 
-static void post_filter(struct g729_decoder *st, Word16 *syn, const Word16 *Az_4, const Word16 *T)
+static void post_filter(struct g729_decoder *st, Word16 *syn, const Word16 *Az_4, const Word16 *T, int voice)
 {
     Word16 res2_pst[G729_L_SUBFR], syn_pst[G729_L_FRAME];
     Word16 Ap3[G729_MP1], Ap4[G729_MP1], h[G729_L_H];
@@ -264,7 +264,10 @@ static void post_filter(struct g729_decoder *st, Word16 *syn, const Word16 *Az_4
         g729_residu(Ap3, &syn[i_subfr], res2, G729_L_SUBFR);
         for (j = 0; j < G729_L_SUBFR; j++)
             scal_res2[j] = shr(res2[j], 2);
-        pit_pst_filt(res2, scal_res2, t0_min, t0_max, res2_pst);
+        if (voice)
+            pit_pst_filt(res2, scal_res2, t0_min, t0_max, res2_pst);
+        else
+            memcpy(res2_pst, res2, sizeof res2_pst);
 
         /* tilt compensation from the impulse response of Ap3/Ap4 */
         memcpy(h, Ap3, G729_MP1 * sizeof h[0]);
@@ -319,11 +322,302 @@ static void post_process(struct g729_decoder *st, Word16 sig[], int lg)
     }
 }
 
+
+/* ---------------------------------------------------------------- Annex B comfort noise */
+
+#define G729_CNG_INIT_SEED 11111
+#define G729_CNG_FRAC1 19043     /* sqrt(40) * 0.5 / 8 - 1 in Q15 */
+#define G729_CNG_K0 24576        /* 1 - alpha^2 with alpha = 0.5, Q15 */
+#define G729_CNG_G_MAX 5000      /* bound of the pulse gain */
+#define G729_CNG_A_GAIN0 28672   /* gain smoothing 7/8 */
+#define G729_CNG_A_GAIN1 4096    /* gain smoothing 1/8 */
+
+static Word16 cng_random(Word16 *seed)
+{
+    *seed = extract_l(L_add(L_shr(L_mult(*seed, 31821), 1), 13849L));
+    return *seed;
+}
+
+static Word16 cng_gauss(Word16 *seed)
+{
+    Word32 acc = 0;
+    int i;
+
+    for (i = 0; i < 12; i++)
+        acc = L_add(acc, L_deposit_l(cng_random(seed)));
+    return extract_l(L_shr(acc, 7));
+}
+
+static Word16 cng_sqrt(Word32 num)
+{
+    Word16 rez = 0, exp = 0x4000;
+    int i;
+
+    for (i = 0; i < 14; i++) {
+        Word32 acc = L_mult(add(rez, exp), add(rez, exp));
+        if (num >= acc)
+            rez = add(rez, exp);
+        exp = shr(exp, 1);
+    }
+    return rez;
+}
+
+static Word16 shr_r(Word16 x, Word16 n)
+{
+    Word16 r;
+
+    if (n > 15)
+        return 0;
+    r = shr(x, n);
+    if (n > 0 && (x & (1 << (n - 1))))
+        r = add(r, 1);
+    return r;
+}
+
+/* Random excitation of the comfort noise: random adaptive-codebook part,
+ * Gaussian noise and four random pulses whose gain makes the subframe
+ * energy match cur_gain (G.729 Annex B, excitation generation). */
+static void calc_exc_rand(struct g729_decoder *st, Word16 cur_gain, Word16 *exc)
+{
+    Word16 pos[4], sign[4], excg[G729_L_SUBFR], excs[G729_L_SUBFR];
+    Word16 temp1, temp2, t0, frac, g, Gp2, max, hi, lo, inter_exc, sh, x1, x2;
+    Word32 L_acc, L_ener, L_k;
+    int i, j, i_subfr;
+
+    if (cur_gain == 0) {
+        memset(exc, 0, G729_L_FRAME * sizeof exc[0]);
+        return;
+    }
+    for (i_subfr = 0; i_subfr < G729_L_FRAME; i_subfr += G729_L_SUBFR) {
+        Word16 *cur_exc = exc + i_subfr;
+
+        temp1 = cng_random(&st->cng_seed);
+        frac = sub((Word16)(temp1 & 3), 1);
+        if (frac == 2)
+            frac = 0;
+        temp1 = shr(temp1, 2);
+        t0 = add((Word16)(temp1 & 0x3f), 40);
+        temp1 = shr(temp1, 6);
+        temp2 = (Word16)(temp1 & 7);
+        pos[0] = (Word16)(5 * temp2);
+        temp1 = shr(temp1, 3);
+        sign[0] = (Word16)(temp1 & 1);
+        temp1 = shr(temp1, 1);
+        temp2 = (Word16)(temp1 & 7);
+        pos[1] = (Word16)(5 * temp2 + 1);
+        temp1 = shr(temp1, 3);
+        sign[1] = (Word16)(temp1 & 1);
+        temp1 = cng_random(&st->cng_seed);
+        temp2 = (Word16)(temp1 & 7);
+        pos[2] = (Word16)(5 * temp2 + 2);
+        temp1 = shr(temp1, 3);
+        sign[2] = (Word16)(temp1 & 1);
+        temp1 = shr(temp1, 1);
+        temp2 = (Word16)(temp1 & 0x0f);
+        pos[3] = (Word16)((temp2 & 1) + 3 + 5 * ((temp2 >> 1) & 7));
+        temp1 = shr(temp1, 4);
+        sign[3] = (Word16)(temp1 & 1);
+        temp1 = cng_random(&st->cng_seed);
+        Gp2 = shl((Word16)(temp1 & 0x1fff), 1); /* pitch gain < 0.5, Q15 */
+
+        /* Gaussian excitation scaled to alpha * cur_gain * sqrt(40 / energy) */
+        L_acc = 0;
+        for (i = 0; i < G729_L_SUBFR; i++) {
+            temp1 = cng_gauss(&st->cng_seed);
+            L_acc = L_mac(L_acc, temp1, temp1);
+            excg[i] = temp1;
+        }
+        L_acc = g729_inv_sqrt(L_shr(L_acc, 1));
+        L_Extract(L_acc, &hi, &lo);
+        temp1 = mult_r(cur_gain, G729_CNG_FRAC1);
+        temp1 = add(cur_gain, temp1);
+        L_acc = Mpy_32_16(hi, lo, temp1);
+        sh = norm_l(L_acc);
+        temp1 = extract_h(L_shl(L_acc, sh));
+        sh = sub(sh, 14);
+        for (i = 0; i < G729_L_SUBFR; i++) {
+            temp2 = mult_r(excg[i], temp1);
+            excg[i] = shr_r(temp2, sh);
+        }
+
+        /* random adaptive excitation plus the Gaussian part */
+        g729_pred_lt_3(cur_exc, t0, frac, G729_L_SUBFR);
+        max = 0;
+        for (i = 0; i < G729_L_SUBFR; i++) {
+            temp1 = mult_r(cur_exc[i], Gp2);
+            temp1 = add(temp1, excg[i]);
+            cur_exc[i] = temp1;
+            temp1 = abs_s(temp1);
+            if (temp1 > max)
+                max = temp1;
+        }
+        sh = max == 0 ? 0 : sub(3, norm_s(max));
+        if (sh < 0)
+            sh = 0;
+        for (i = 0; i < G729_L_SUBFR; i++)
+            excs[i] = shr(cur_exc[i], sh);
+
+        /* pulse gain g solving  ener + 2 g b + 4 g^2 = k  (k = 40 cur_gain^2) */
+        L_ener = 0;
+        for (i = 0; i < G729_L_SUBFR; i++)
+            L_ener = L_mac(L_ener, excs[i], excs[i]);
+        inter_exc = 0;
+        for (i = 0; i < 4; i++)
+            inter_exc = sign[i] ? add(inter_exc, excs[pos[i]]) : sub(inter_exc, excs[pos[i]]);
+        L_acc = L_mult(cur_gain, G729_L_SUBFR);
+        L_acc = L_shr(L_acc, 6);
+        temp1 = extract_l(L_acc);
+        L_k = L_mult(cur_gain, temp1);
+        temp1 = add(1, shl(sh, 1));
+        L_acc = L_shr(L_k, temp1);
+        L_acc = L_sub(L_acc, L_ener);
+        inter_exc = shr(inter_exc, 1);
+        L_acc = L_mac(L_acc, inter_exc, inter_exc);
+        sh = add(sh, 1);
+        if (L_acc < 0) {
+            /* no solution: drop the adaptive part */
+            memcpy(cur_exc, excg, sizeof excg);
+            temp1 = (Word16)(abs_s(excg[pos[0]]) | abs_s(excg[pos[1]]));
+            temp2 = (Word16)(abs_s(excg[pos[2]]) | abs_s(excg[pos[3]]));
+            temp1 = (Word16)(temp1 | temp2);
+            sh = (temp1 & 0x4000) == 0 ? 1 : 2;
+            inter_exc = 0;
+            for (i = 0; i < 4; i++) {
+                temp1 = shr(excg[pos[i]], sh);
+                inter_exc = sign[i] ? add(inter_exc, temp1) : sub(inter_exc, temp1);
+            }
+            L_Extract(L_k, &hi, &lo);
+            L_acc = Mpy_32_16(hi, lo, G729_CNG_K0);
+            temp1 = add(shl(sh, 1), 1);
+            L_acc = L_shr(L_acc, temp1);
+            L_acc = L_mac(L_acc, inter_exc, inter_exc);
+        }
+        temp2 = cng_sqrt(L_acc);
+        x1 = sub(temp2, inter_exc);
+        x2 = negate(add(inter_exc, temp2));
+        if (abs_s(x2) < abs_s(x1))
+            x1 = x2;
+        temp1 = sub(2, sh);
+        g = temp1 >= 0 ? shr_r(x1, temp1) : shl(x1, negate(temp1));
+        if (g > G729_CNG_G_MAX)
+            g = G729_CNG_G_MAX;
+        if (g < -G729_CNG_G_MAX)
+            g = -G729_CNG_G_MAX;
+        for (i = 0; i < 4; i++) {
+            j = pos[i];
+            cur_exc[j] = sign[i] ? add(cur_exc[j], g) : sub(cur_exc[j], g);
+        }
+    }
+}
+
+/* LSPs of a SID frame: MA-predicted LSF with the noise predictors. */
+static void sid_lsf_decode(struct g729_decoder *st, const Word16 sid[4], Word16 lsp[])
+{
+    Word16 buf[G729_M], lsf[G729_M];
+    int mode = sid[0] & 1, j, k;
+    const Word16 *cb1 = g729_lspcb1[g729_ptrtab_1[sid[1] & 31]];
+
+    for (j = 0; j < G729_NC; j++)
+        buf[j] = add(cb1[j], g729_lspcb2[g729_ptrtab_2[0][sid[2] & 15]][j]);
+    for (j = G729_NC; j < G729_M; j++)
+        buf[j] = add(cb1[j], g729_lspcb2[g729_ptrtab_2[1][sid[2] & 15]][j]);
+    for (j = 1; j < G729_M; j++) {
+        /* minimum distance of 10 (Q13) between neighbours */
+        Word32 acc = L_mult(buf[j - 1], 16384);
+        Word16 d;
+        acc = L_mac(acc, buf[j], -16384);
+        acc = L_mac(acc, 10, 16384);
+        d = extract_h(acc);
+        if (d > 0) {
+            buf[j - 1] = sub(buf[j - 1], d);
+            buf[j] = add(buf[j], d);
+        }
+    }
+    for (j = 0; j < G729_M; j++) {
+        Word32 acc = L_mult(buf[j], g729_noise_fg_sum[mode][j]);
+        for (k = 0; k < G729_MA_NP; k++)
+            acc = L_mac(acc, st->lsfq.freq_prev[k][j], g729_noise_fg[mode][k][j]);
+        lsf[j] = extract_h(acc);
+    }
+    g729_lsp_prev_update(buf, &st->lsfq);
+    g729_lsp_stability(lsf);
+    g729_lsf_lsp2(lsf, lsp);
+}
+
+/* SID energy index closest (in dB) to the excitation energy of the last
+ * speech frame; used when comfort noise starts without a SID frame. */
+static Word16 sid_gain_from_speech_energy(Word32 energy)
+{
+    /* target gain^2 = 64 * mean power = 64 * energy / (2 * 80) */
+    int64_t target2 = (int64_t)energy * 64 / (2 * G729_L_FRAME);
+    int idx;
+
+    for (idx = 0; idx < 31; idx++) {
+        int64_t g = g729_tab_sidgain[idx], next = g729_tab_sidgain[idx + 1];
+        if (g * next >= target2)
+            break;
+    }
+    return g729_tab_sidgain[idx];
+}
+
+static void comfort_noise_frame(struct g729_decoder *st, const Word16 *sid, Word16 pcm[G729_L_FRAME])
+{
+    Word16 *exc = st->old_exc + G729_PIT_MAX + G729_L_INTERPOL;
+    Word16 *synth = st->synth_buf + G729_M;
+    Word16 A_t[G729_MP1 * 2], T2[2];
+    const Word16 *Az = A_t;
+    int i, i_subfr;
+
+    if (sid) {
+        st->sid_gain = g729_tab_sidgain[sid[3] & 31];
+        sid_lsf_decode(st, sid, st->lsp_sid);
+    } else if (st->past_ftyp == 1) {
+        st->sid_gain = sid_gain_from_speech_energy(st->speech_energy);
+    }
+    if (st->past_ftyp == 1) {
+        st->cur_gain = st->sid_gain;
+    } else {
+        st->cur_gain = mult_r(st->cur_gain, G729_CNG_A_GAIN0);
+        st->cur_gain = add(st->cur_gain, mult_r(st->sid_gain, G729_CNG_A_GAIN1));
+    }
+    calc_exc_rand(st, st->cur_gain, exc);
+    g729_int_qlpc(st->lsp_old, st->lsp_sid, A_t);
+    memcpy(st->lsp_old, st->lsp_sid, sizeof st->lsp_old);
+
+    for (i_subfr = 0; i_subfr < G729_L_FRAME; i_subfr += G729_L_SUBFR) {
+        g729_overflow = 0;
+        g729_syn_filt(Az, &exc[i_subfr], &synth[i_subfr], G729_L_SUBFR, st->mem_syn, 0);
+        if (g729_overflow) {
+            for (i = 0; i < G729_PIT_MAX + G729_L_INTERPOL + G729_L_FRAME; i++)
+                st->old_exc[i] = shr(st->old_exc[i], 2);
+            g729_syn_filt(Az, &exc[i_subfr], &synth[i_subfr], G729_L_SUBFR, st->mem_syn, 1);
+        } else {
+            memcpy(st->mem_syn, &synth[i_subfr + G729_L_SUBFR - G729_M], G729_M * sizeof(Word16));
+        }
+        Az += G729_MP1;
+        T2[i_subfr / G729_L_SUBFR] = st->old_T0;
+    }
+    st->sharp = G729_SHARPMIN;
+    st->past_ftyp = sid ? 2 : 0;
+    memmove(&st->old_exc[0], &st->old_exc[G729_L_FRAME], (G729_PIT_MAX + G729_L_INTERPOL) * sizeof(Word16));
+
+    post_filter(st, synth, A_t, T2, 0);
+    post_process(st, synth, G729_L_FRAME);
+    memcpy(pcm, synth, G729_L_FRAME * sizeof(Word16));
+}
+
+void g729_decode_sid_frame(struct g729_decoder *st, const Word16 sid[4], Word16 pcm[G729_L_FRAME])
+{
+    comfort_noise_frame(st, sid, pcm);
+}
+
 /* ---------------------------------------------------------------- frame */
 
 void g729_decoder_reset(struct g729_decoder *st)
 {
     static const Word16 lsp_init[G729_M] = {30000, 26000, 21000, 15000, 8000, 0, -8000, -15000, -21000, -26000};
+    static const Word16 lsp_sid_init[G729_M] = {31441, 27566, 21458, 13612, 4663,
+                                                -4663, -13612, -21458, -27566, -31441};
 
     memset(st, 0, sizeof *st);
     memcpy(st->lsp_old, lsp_init, sizeof lsp_init);
@@ -334,6 +628,10 @@ void g729_decoder_reset(struct g729_decoder *st)
     st->past_qua_en[0] = st->past_qua_en[1] = st->past_qua_en[2] = st->past_qua_en[3] = -14336;
     st->seed = 21845;
     st->past_gain = 4096;
+    st->past_ftyp = 1;
+    st->cng_seed = G729_CNG_INIT_SEED;
+    memcpy(st->lsp_sid, lsp_sid_init, sizeof lsp_sid_init);
+    st->sid_gain = g729_tab_sidgain[0];
 }
 
 void g729_decode_frame(struct g729_decoder *st, const Word16 prm_in[G729_PRM_SIZE], int bfi, Word16 pcm[G729_L_FRAME])
@@ -348,6 +646,11 @@ void g729_decode_frame(struct g729_decoder *st, const Word16 prm_in[G729_PRM_SIZ
     Word32 L_temp;
     int i, i_subfr;
 
+    if (bfi && st->past_ftyp != 1) {
+        /* Annex B: an erasure during silence continues the comfort noise */
+        comfort_noise_frame(st, NULL, pcm);
+        return;
+    }
     memcpy(prm, prm_in, sizeof prm);
     if (!bfi)
         prm[3] = (Word16)(((g729_parity_pitch(prm[2]) ^ prm[3]) & 1)); /* 1 = parity error */
@@ -433,9 +736,17 @@ void g729_decode_frame(struct g729_decoder *st, const Word16 prm_in[G729_PRM_SIZ
         }
         Az += G729_MP1;
     }
+    /* Annex B: excitation energy kept for a comfort noise start without SID */
+    L_temp = 0;
+    for (i = 0; i < G729_L_FRAME; i++)
+        L_temp = L_mac(L_temp, exc[i], exc[i]);
+    st->speech_energy = L_temp;
+    st->past_ftyp = 1;
+    st->cng_seed = G729_CNG_INIT_SEED;
+
     memmove(&st->old_exc[0], &st->old_exc[G729_L_FRAME], (G729_PIT_MAX + G729_L_INTERPOL) * sizeof(Word16));
 
-    post_filter(st, synth, A_t, T2);
+    post_filter(st, synth, A_t, T2, 1);
     post_process(st, synth, G729_L_FRAME);
     memcpy(pcm, synth, G729_L_FRAME * sizeof(Word16));
 }

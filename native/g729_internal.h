@@ -74,6 +74,14 @@ struct g729_decoder {
     Word16 past_gain;
     /* 100 Hz post-processing filter */
     Word16 post_y2_hi, post_y2_lo, post_y1_hi, post_y1_lo, post_x0, post_x1;
+    /* Annex B comfort noise: type of the previous frame (1 speech, 0 none,
+     * 2 SID), excitation energy of the last speech frame, noise LSPs and
+     * gains, and the noise generator's seed. */
+    Word16 past_ftyp;
+    Word32 speech_energy;
+    Word16 lsp_sid[G729_M];
+    Word16 sid_gain, cur_gain;
+    Word16 cng_seed;
 };
 
 /* Shared blocks (g729_common.c). */
@@ -90,6 +98,7 @@ void g729_lsp_prev_extract(const Word16 lsp[], Word16 lsp_ele[], const Word16 fg
                            const g729_lsfq_state *st, const Word16 fg_sum_inv[]);
 void g729_lsp_get_quant(int code0, int code1, int code2, int mode, g729_lsfq_state *st, Word16 lspq[]);
 void g729_lsp_prev_update(const Word16 lsp_ele[], g729_lsfq_state *st);
+void g729_lsp_stability(Word16 buf[]);
 void g729_lsfq_reset(g729_lsfq_state *st);
 void g729_pred_lt_3(Word16 exc[], int T0, int frac, int L_subfr);
 Word16 g729_parity_pitch(Word16 pitch_index);
@@ -102,5 +111,7 @@ void g729_encoder_reset(struct g729_encoder *st);
 void g729_encode_frame(struct g729_encoder *st, const Word16 pcm[G729_L_FRAME], Word16 prm[G729_PRM_SIZE]);
 void g729_decoder_reset(struct g729_decoder *st);
 void g729_decode_frame(struct g729_decoder *st, const Word16 prm[G729_PRM_SIZE], int bfi, Word16 pcm[G729_L_FRAME]);
+/* Annex B SID frame: sid = {MA switch, 1st stage, 2nd stage, energy index}. */
+void g729_decode_sid_frame(struct g729_decoder *st, const Word16 sid[4], Word16 pcm[G729_L_FRAME]);
 
 #endif

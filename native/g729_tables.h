@@ -69,4 +69,11 @@ extern const int16_t g729_tabpow[33];
 extern const int16_t g729_tablog[33];
 extern const int16_t g729_tabsqr[49];
 
+/* Annex B (comfort noise generation in the decoder) */
+extern const int16_t g729_tab_sidgain[32];
+extern const int16_t g729_noise_fg[2][G729_MA_NP][G729_M];
+extern const int16_t g729_noise_fg_sum[2][G729_M];
+extern const int16_t g729_ptrtab_1[32];
+extern const int16_t g729_ptrtab_2[2][16];
+
 #endif

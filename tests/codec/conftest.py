@@ -60,6 +60,39 @@ class Bcg729:
             lib.closeBcg729EncoderChannel(ctx)
         return b"".join(chunks)
 
+    def encode_dtx(self, pcm: bytes) -> list[bytes]:
+        """Encode with Annex B VAD/DTX on: frames of 10 (speech), 2 (SID) or 0 bytes."""
+        ffi, lib = self.ffi, self.lib
+        ctx = lib.initBcg729EncoderChannel(1)
+        frame = ffi.new("int16_t[80]")
+        out = ffi.new("uint8_t[10]")
+        length = ffi.new("uint8_t *")
+        frames = []
+        try:
+            for off in range(0, len(pcm), 160):
+                ffi.memmove(frame, pcm[off : off + 160], 160)
+                lib.bcg729Encoder(ctx, frame, out, length)
+                frames.append(bytes(ffi.buffer(out, length[0])))
+        finally:
+            lib.closeBcg729EncoderChannel(ctx)
+        return frames
+
+    def decode_dtx(self, frames: list[bytes]) -> bytes:
+        """Decode 10-byte speech, 2-byte SID and empty (untransmitted) frames."""
+        ffi, lib = self.ffi, self.lib
+        ctx = lib.initBcg729DecoderChannel()
+        frame = ffi.new("uint8_t[10]")
+        out = ffi.new("int16_t[80]")
+        chunks = []
+        try:
+            for bits in frames:
+                ffi.memmove(frame, bits, len(bits))
+                lib.bcg729Decoder(ctx, frame, len(bits), 1 if not bits else 0, 1 if len(bits) == 2 else 0, 0, out)
+                chunks.append(bytes(ffi.buffer(out, 160)))
+        finally:
+            lib.closeBcg729DecoderChannel(ctx)
+        return b"".join(chunks)
+
     def decode(self, bits: bytes, lost: frozenset[int] = frozenset()) -> bytes:
         ffi, lib = self.ffi, self.lib
         ctx = lib.initBcg729DecoderChannel()

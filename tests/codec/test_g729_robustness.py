@@ -80,6 +80,7 @@ DRIVER = textwrap.dedent(
         while (fread(pcm, 1, 160, f) == 160 && n < (unsigned)atoi(argv[2])) {
             g729_encode(e, pcm, 1, bits);
             if (n % 11 == 5) g729_decode_lost(d, out);
+            else if (n % 17 == 9) { bits[0] ^= (uint8_t)n; g729_decode_sid(d, bits, out); }
             else if (n % 13 == 7) {
                 for (int i = 0; i < 10; i++) { seed = seed * 1103515245u + 12345u; bits[i] = seed >> 16; }
                 g729_decode(d, bits, 1, out);
@@ -96,7 +97,7 @@ DRIVER = textwrap.dedent(
 
 
 def test_codec_under_valgrind_memcheck(tmp_path):
-    """A small C driver runs encoder, decoder, losses and random frames under memcheck."""
+    """A small C driver runs encoder, decoder, losses, SID and random frames under memcheck."""
     if shutil.which("valgrind") is None:
         pytest.skip("valgrind not installed (deps/apt-test.txt; make test installs it)")
     cc = shutil.which("cc") or shutil.which("gcc")
@@ -147,7 +148,9 @@ FUZZ_DRIVER = textwrap.dedent(
         unsigned seed = 7;
         for (int n = 0; n < frames; n++) {
             for (int i = 0; i < 10; i++) { seed = seed * 1103515245u + 12345u; bits[i] = seed >> 16; }
-            if (n % 9 == 3) g729_decode_lost(d, out); else g729_decode(d, bits, 1, out);
+            if (n % 9 == 3) g729_decode_lost(d, out);
+            else if (n % 7 == 2) g729_decode_sid(d, bits, out);
+            else g729_decode(d, bits, 1, out);
             if (n % 50 == 0)
                 for (int i = 0; i < 160; i++) { seed = seed * 1103515245u + 12345u; pcm[i] = seed >> 16; }
             g729_encode(e, pcm, 1, bits);
@@ -161,7 +164,7 @@ FUZZ_DRIVER = textwrap.dedent(
 
 
 def test_random_frames_under_address_and_undefined_behaviour_sanitizers(tmp_path):
-    """Random bitstreams, erasures and random PCM through an ASan+UBSan build."""
+    """Random bitstreams, SID frames, erasures and random PCM through an ASan+UBSan build."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler")

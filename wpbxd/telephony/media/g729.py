@@ -5,7 +5,9 @@ Responsible for: one codec channel per object over the native C codec
 the native state (freed by ``close()``, the context manager or GC).
 Must not do I/O, timing or RTP packetisation: it converts whole 10 ms frames
 only (16-bit little-endian mono PCM at 8 kHz <-> 10-byte G.729 frames in RFC
-3551 section 4.5.6 bit order, no Annex B SID frames).  Objects may live in
+3551 section 4.5.6 bit order).  The decoder also plays Annex B SID frames
+and DTX gaps as comfort noise; the encoder never produces them (no VAD).
+Objects may live in
 different threads (the C calls release the GIL and share no state), but one
 object must not be used by two threads at once.
 """
@@ -21,6 +23,7 @@ SAMPLE_RATE = 8000  # Hz
 FRAME_SAMPLES = 80  # samples per frame (10 ms at 8 kHz)
 FRAME_PCM_BYTES = 2 * FRAME_SAMPLES  # bytes of s16le PCM per frame
 FRAME_BYTES = 10  # bytes of G.729 bitstream per frame (80 bits)
+SID_BYTES = 2  # bytes of a G.729 Annex B SID frame (15 bits + 1 unused)
 
 
 def _whole_frames(data: bytes, frame_size: int, what: str) -> int:
@@ -97,7 +100,36 @@ class G729Decoder(_Channel):
         return bytes(ffi.buffer(out))
 
     def decode_lost(self) -> bytes:
-        """Conceal one lost frame (G.729 frame erasure): 160 bytes of s16le PCM."""
+        """Conceal one lost frame (G.729 frame erasure): 160 bytes of s16le PCM.
+
+        During silence (after a SID frame) this continues the comfort noise,
+        which is also how to play a frame the sender did not transmit (DTX).
+        """
         out = ffi.new("uint8_t[]", FRAME_PCM_BYTES)
         lib.g729_decode_lost(self._live(), out)
         return bytes(ffi.buffer(out))
+
+    def decode_sid(self, sid: bytes) -> bytes:
+        """Play one 2-byte Annex B SID frame as 10 ms of comfort noise (160 bytes)."""
+        if not isinstance(sid, (bytes, bytearray, memoryview)):
+            raise TypeError(f"G.729 SID frame must be bytes, not {type(sid).__name__}")
+        if len(sid) != SID_BYTES:
+            raise ValueError(f"a G.729 Annex B SID frame is {SID_BYTES} bytes (got {len(sid)} bytes)")
+        out = ffi.new("uint8_t[]", FRAME_PCM_BYTES)
+        lib.g729_decode_sid(self._live(), ffi.from_buffer(sid), out)
+        return bytes(ffi.buffer(out))
+
+    def decode_payload(self, payload: bytes) -> bytes:
+        """Decode an RTP payload: whole 10-byte frames, optionally ending with
+        one 2-byte SID frame (RFC 3551 section 4.5.6); 160 bytes per frame."""
+        size = len(payload)
+        if size == 0 or size % FRAME_BYTES not in (0, SID_BYTES):
+            raise ValueError(
+                f"G.729 RTP payload must be 10-byte frames optionally followed by one "
+                f"2-byte SID frame (got {size} bytes)"
+            )
+        speech = size - size % FRAME_BYTES
+        out = self.decode(payload[:speech]) if speech else b""
+        if speech != size:
+            out += self.decode_sid(payload[speech:])
+        return out
