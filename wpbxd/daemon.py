@@ -27,6 +27,7 @@ from wpbxd.control import ControlServer
 from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
 from wpbxd.hw.sensors import SensorsService
+from wpbxd.hw.storage import StorageService
 from wpbxd.net.service import NetService
 from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.services.backup import BackupService
@@ -144,6 +145,7 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     """Every service of the daemon, in start order (stopped in reverse)."""
     services: list[Service] = []
     services.append(ConsoleService(ctx))  # first: the serial boot menu runs before the others start
+    services.append(StorageService(ctx))  # before backup: the areas may move to the USB key
     services.append(BackupService(ctx))
     services.append(SensorsService(ctx))
     services.append(NetService(ctx))  # before the services that bind on the ports it configures
