@@ -89,6 +89,7 @@ class NetService:
         self.last_changes: list[str] = []
         self.pending: dict[str, Any] | None = None
         self.last_rollback: dict[str, Any] | None = None
+        self.start_error: str | None = None
         self._rollback_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._managing = ctx.config.appliance
@@ -110,7 +111,12 @@ class NetService:
         self.reconciler = await self._in_netlink(Reconciler)
         state = model.load(self.store, "confirmed")
         async with self._lock:
-            await self._realise(state)
+            try:
+                await self._realise(state)
+            except Exception as err:
+                # Keep the daemon up (console, web) even if the ports cannot be configured.
+                self.start_error = f"{type(err).__name__}: {err}"
+                log.exception("net: the confirmed network state could not be applied")
 
     async def stop(self) -> None:
         if self._rollback_task is not None:
@@ -161,7 +167,7 @@ class NetService:
                 client = WanDhcpClient(device, cfg.data_dir / WAN_LEASE_DIR, state.hostname, self._wan_changed)
                 self.clients[device] = client
                 await client.start()
-        await self._sync_servers(state)
+        changes += await self._sync_servers(state)
         self._write_resolv(state)
         return changes
 
@@ -193,16 +199,20 @@ class NetService:
             except Exception:
                 log.exception("net: could not apply the WAN lease of %s", device)
 
-    async def _sync_servers(self, state: NetState) -> None:
+    async def _sync_servers(self, state: NetState) -> list[str]:
+        changes = []
         pool = pool_config(state, self.ctx.config.web_port)
         for interface, server in list(self.servers.items()):
             if pool is None or server.pool != pool:
                 await server.stop()
                 del self.servers[interface]
+                changes.append(f"DHCP server on {interface} stopped")
         if pool is not None and pool.interface not in self.servers:
             server = DhcpServer(pool, self.store, self.ctx.bus, self.ctx.clock, port=self.dhcp_port)
             await server.start()
             self.servers[pool.interface] = server
+            changes.append(f"DHCP server on {pool.interface} started ({pool.range_start}-{pool.range_end})")
+        return changes
 
     def _write_resolv(self, state: NetState) -> None:
         servers: list[str] = []
@@ -297,6 +307,7 @@ class NetService:
                                 "seconds_left": round(self.pending["deadline"] - time.time(), 1)}
             if self.pending else None,
             "last_rollback": self.last_rollback,
+            "start_error": self.start_error,
             "wan_clients": [c.status() for c in self.clients.values()],
             "dhcp_servers": [s.status() for s in self.servers.values()],
         }
