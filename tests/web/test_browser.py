@@ -14,6 +14,7 @@ from tests.conftest import need_tool
 from tests.sip import sipp
 from tests.web.conftest import ARTIFACTS, chromium_path, start_daemon
 from tests.web.conftest import Web as WebBox
+from wpbxd.config import passwords
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -74,7 +75,8 @@ def test_first_login_forces_a_policy_password_change_weak_refused(page, box):
     # the generator (JS: fetched from the server) fills in a compliant password, shown
     page.get_by_label("Current password").fill("wildix")
     page.get_by_role("button", name="Generate").click()
-    page.wait_for_function("document.getElementById('f-new').value.length >= 8")
+    page.wait_for_function("document.getElementById('f-new').type === 'text'")
+    assert passwords.policy_problems(page.locator("#f-new").input_value()) == []
     assert page.locator("#f-new").get_attribute("type") == "text"
     page.get_by_role("button", name="Hide").click()
     assert page.locator("#f-new").get_attribute("type") == "password"
@@ -127,7 +129,11 @@ def test_a_registered_phone_turns_the_status_green(page, box, tmp_path):
     page.wait_for_url("**/users")
     row = page.locator("#users tr", has_text="Léa Dupont")
     assert row.locator(".dot.on").count() == 1
-    assert page.locator("#users tr", has_text="Administrator").locator(".dot.off").count() == 1
+    box.daemon.call("user.add", {"name": "Idle Ivan", "extension": "299"})
+    page.reload()
+    assert page.locator("#users tr", has_text="Idle Ivan").locator(".dot.off").count() == 1
+    # seed: green also while the user is signed in (here: the admin's own session)
+    assert page.locator("#users tr", has_text="Administrator").locator(".dot.on").count() == 1
     shot(page, "users-registered")
     page.goto("/info")
     tile = page.locator(".tile", has_text="Registrations")

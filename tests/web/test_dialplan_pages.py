@@ -149,3 +149,22 @@ def test_smtp_profile_is_validated_saved_and_tested_against_a_real_server(web, a
         assert inbox.mails and inbox.mails[0].rcpt_tos == ["boss@example.com"]
     finally:
         controller.stop()
+
+
+def test_acl_groups_page_sets_the_allowed_call_classes(web, admin):
+    if "acl.set" not in web.daemon.call("help"):
+        pytest.skip("ACL groups are not in this daemon")
+    assert 'href="/users/groups"' in web.get(admin, "/users").text
+    r = web.post(admin, "/users/groups", {"name": "bad name!", "allowed": "internal"})
+    assert r.status_code == 200 and 'class="error"' in r.text
+    r = web.post(admin, "/users/groups", {"name": "restricted", "allowed": ["internal", "emergency"]})
+    assert r.status_code == 303
+    groups = {g["name"]: g["allowed"] for g in web.daemon.call("acl.list")}
+    assert groups["restricted"] == ["internal", "emergency"]
+    # the new group is offered in the user form
+    assert '<option value="restricted">' in web.get(admin, "/users/new").text
+
+
+def test_a_signed_in_admin_shows_green(web, admin):
+    page = web.get(admin, "/users?q=Administrator").text
+    assert 'class="dot on"' in page

@@ -432,10 +432,34 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         page_no = min(page_no, pages)
         shown = everyone[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
         online = registered_extensions(env)
-        rows = [(u, bool((u.extension and u.extension in online) or (u.login and u.login in online)),
-                 access.may_manage(me(), u)) for u in shown]
+        signed_in = {r["user_id"] for r in store.all(
+            "SELECT DISTINCT user_id FROM web_sessions WHERE last_seen > ?", (now() - idle(),))}
+        rows = [(u, bool((u.extension and u.extension in online) or (u.login and u.login in online)
+                         or u.id in signed_in), access.may_manage(me(), u)) for u in shown]
         return render("users", "Users", "users", rows=rows, search=search, page_no=page_no,
-                      pages=pages, total=len(everyone), prefs="prefs.set" in env.commands())
+                      pages=pages, total=len(everyone), prefs="prefs.set" in env.commands(),
+                      acl="acl.set" in env.commands())
+
+    @app.route("/users/groups", method=["GET", "POST"])
+    @page
+    def acl_groups() -> str:
+        if "acl.set" not in env.commands():
+            raise FeatureMissing("ACL groups are not available")
+        from wpbxd.telephony.dialplan.callclass import CLASSES
+
+        error, name = "", ""
+        if bottle.request.method == "POST":
+            f = _form()
+            name = f.get("name", "")
+            try:
+                env.call("acl.set", {"name": name, "allowed": f.getall("allowed")})
+            except UserError as err:
+                error = getattr(err, "message", str(err))
+            else:
+                flash(f"Group {name} saved.")
+                bottle.redirect("/users/groups", 303)
+        return render("acl_groups", "User groups (ACL)", "users", groups=env.call("acl.list"),
+                      classes=CLASSES, error=error, name=name)
 
     def procedure_options() -> list[tuple[str, str]]:
         return [(r["name"], r["name"]) for r in store.all("SELECT name FROM procedures ORDER BY name")]

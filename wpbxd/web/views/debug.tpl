@@ -1,10 +1,13 @@
 % rebase('layout', title=title, nav=nav, me=me, csrf=csrf, flash=flash, section=section, version=version)
-<p><a href="/debug">Refresh</a> · the list refreshes itself every 5 s when scripts are on.</p>
+<p><a href="/debug">Refresh</a> · with scripts on, the list refreshes itself every 5 s. Dialplan paths: <a href="/dialplan/trace">trace a call</a>.</p>
 <table class="list" id="live" data-refresh="5">
 <caption>{{len(calls)}} live call(s)</caption>
+<thead><tr><th scope="col">Caller</th><th scope="col">Called</th><th scope="col">Callee</th><th scope="col">State</th><th scope="col">Duration (s)</th><th scope="col">Codec</th><th scope="col">Media</th></tr></thead>
 <tbody>
 % for c in calls:
-<tr><td><pre>{{c}}</pre></td></tr>
+<tr><td>{{c.get('caller', '')}} {{c.get('caller_name', '')}}</td><td>{{c.get('called', '')}}</td><td>{{c.get('callee', '')}}</td>
+<td>{{c.get('state', '')}}</td><td>{{c.get('duration', '')}}</td><td>{{c.get('codec', '')}}</td>
+<td>{{'; '.join(', '.join(f'{k} {v}' for k, v in m.items()) for m in c.get('media') or [] if isinstance(m, dict))}}</td></tr>
 % end
 </tbody>
 </table>

@@ -1,6 +1,9 @@
 % rebase('layout', title=title, nav=nav, me=me, csrf=csrf, flash=flash, section=section, version=version)
 <div class="bar">
   <a class="button primary" href="/users/new">+ Add user</a>
+  % if acl:
+  <a class="button" href="/users/groups">Groups</a>
+  % end
   % if me.is_super_admin:
   <a class="button" href="/users/import">Import CSV</a>
   <a class="button" href="/users/export.csv" download>Export CSV</a>
