@@ -28,6 +28,7 @@ from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
 from wpbxd.hw.sensors import SensorsService
 from wpbxd.hw.storage import StorageService
+from wpbxd.hw.watchdog import WatchdogService
 from wpbxd.net.service import NetService
 from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.services.backup import BackupService
@@ -148,6 +149,7 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     services.append(StorageService(ctx))  # before backup: the areas may move to the USB key
     services.append(BackupService(ctx))
     services.append(SensorsService(ctx))
+    services.append(WatchdogService(ctx))
     services.append(NetService(ctx))  # before the services that bind on the ports it configures
     services.append(DialplanService(ctx))
     services.append(SipService(ctx))
