@@ -226,3 +226,80 @@ def test_round_robin_group_starts_after_the_member_rung_last(pbx):
     ok(pbx, call(pbx, "600"))
     assert finished(second) == 0
     assert answered_by(pbx, 2) == [CALLEE, OTHER]
+
+
+def test_seed_main_example_through_real_calls(pbx):
+    """Seed "Exemple de configuration de procédure main": three public numbers, the
+    closed-hours time range "bureau_ferme", the voicemail switch, the support call
+    group (its 20 s shortened to 2 s here); the voicemail and IVR steps are calls to
+    users until the media issue lands. A user whose procedure is ``main`` stands in
+    for the trunk the calls would arrive on."""
+    from datetime import UTC, datetime
+
+    trunk = "0478000000"
+    for ext in (trunk, "100", "150", "160", "200"):
+        pbx.call("user.add", {"name": f"User {ext}", "extension": ext, "sip_password": PASSWORD.format(ext=ext)})
+    pbx.call("user.set", {"ref": trunk, "dialplan": "main"})
+    everyday = "; ".join(f"{d} 00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+    pbx.call("timerange.set", {"name": "bureau_ferme", "weekly": everyday})
+    pbx.call("switch.add", {"name": "messagerie"})
+    pbx.call("callgroup.set", {"name": "assistance_tech", "strategy": "ringall", "members": [CALLEE, OTHER],
+                               "timeout": 2})
+    for name, target in (("bureau_ferme", "160"), ("messagerie_vocale", "150"), ("ventes", "200")):
+        pbx.call("dialplan.add", {"name": name})
+        pbx.call("dialplan.entry.add", {"procedure": name, "pattern": "default",
+                                        "apps": [{"app": "dial", "params": {"target": target}}]})
+    checks = [{"app": "time_check", "params": {"range": "bureau_ferme", "procedure": "bureau_ferme"}},
+              {"app": "switch_check", "params": {"switch": "messagerie", "on": "messagerie_vocale"}}]
+    entries = {
+        "+33176747980": [{"app": "mobility_lookup", "params": {}}, *checks,
+                         {"app": "dial", "params": {"target": "100"}}],
+        "+33176747983": [*checks, {"app": "call_group", "params": {"group": "assistance_tech"}},
+                         {"app": "goto", "params": {"procedure": "messagerie_vocale"}}],
+        "+33176747984": [*checks, {"app": "goto", "params": {"procedure": "ventes"}}],
+    }
+    for number, apps in entries.items():
+        pbx.call("dialplan.entry.add", {"procedure": "main", "pattern": number, "apps": apps})
+
+    reception = phone(pbx, "100", "answer")
+    ok(pbx, call(pbx, "+33176747980", caller=trunk))
+    assert finished(reception) == 0
+
+    members = [phone(pbx, CALLEE, "ring"), phone(pbx, OTHER, "ring")]
+    voicemail = phone(pbx, "150", "answer")
+    ok(pbx, call(pbx, "+33176747983", caller=trunk))       # nobody in the group answers within 2 s
+    assert finished(voicemail) == 0 and all(finished(m) == 0 for m in members)
+
+    sales = phone(pbx, "200", "answer")
+    ok(pbx, call(pbx, "+33176747984", caller=trunk))
+    assert finished(sales) == 0
+
+    pbx.call("switch.set", {"name": "messagerie", "state": "on"})
+    voicemail = phone(pbx, "150", "answer")
+    ok(pbx, call(pbx, "+33176747984", caller=trunk))
+    assert finished(voicemail) == 0
+
+    today = datetime.now(UTC).date().isoformat()
+    pbx.call("timerange.exception", {"name": "bureau_ferme", "date": today})   # a holiday: closed all day
+    closed = phone(pbx, "160", "answer")
+    ok(pbx, call(pbx, "+33176747984", caller=trunk))
+    assert finished(closed) == 0
+    assert answered_by(pbx, 5) == ["100", "150", "200", "150", "160"]
+
+
+def test_seed_sda_example_through_real_calls(pbx):
+    """Seed "SDA": the first 8 digits are stripped, 04611715111 rings extension 111."""
+    trunk = "0478000000"
+    for ext in (trunk, "111", "122"):
+        pbx.call("user.add", {"name": f"User {ext}", "extension": ext, "sip_password": PASSWORD.format(ext=ext)})
+    pbx.call("user.set", {"ref": trunk, "dialplan": "main"})
+    pbx.call("dialplan.add", {"name": "sda"})
+    pbx.call("dialplan.entry.add", {"procedure": "sda", "pattern": "1XX",
+                                    "apps": [{"app": "dial", "params": {"target": "${called}"}}]})
+    pbx.call("dialplan.entry.add", {"procedure": "main", "pattern": "046117151XX", "apps": [
+        {"app": "set_called", "params": {"strip": 8}}, {"app": "goto", "params": {"procedure": "sda"}}]})
+    for number, ext in (("04611715111", "111"), ("04611715122", "122")):
+        callee = phone(pbx, ext, "answer")
+        ok(pbx, call(pbx, number, caller=trunk))
+        assert finished(callee) == 0
+    assert answered_by(pbx, 2) == ["111", "122"]
