@@ -48,12 +48,13 @@ Content-Length: 0
 """
     return (HEAD.format(name="register") + msg.format(cseq=1, auth="")
             + '  <recv response="401" auth="true"/>\n'
-            + msg.format(cseq=2, auth="[field1]\n") + '  <recv response="200"/>\n' + TAIL)
+            + msg.format(cseq=2, auth="[field1]\n") + '  <recv response="200" rtd="true"/>\n' + TAIL)
 
 
 def _invite(cseq: int, auth: bool, direction: str = "a=sendrecv") -> str:
+    txn = ' start_txn="invite"' if auth else ""
     return f"""
-  <send retrans="500"><![CDATA[
+  <send retrans="500"{txn}><![CDATA[
 INVITE sip:[field2]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
 From: "Caller [field0]" <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag[call_number]
@@ -72,9 +73,10 @@ Content-Length: [len]
 
 def _ack(cseq: int, last_via: bool = False, uri: str = "[next_url]") -> str:
     via = "[last_Via:]" if last_via else "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport"
-    to = "[last_To:]"
+    to = "[last_To:]" if last_via else "[last_To:]\n[routes]"
+    txn = ' ack_txn="invite"' if cseq == 2 else ""
     return f"""
-  <send><![CDATA[
+  <send{txn}><![CDATA[
 ACK {uri} SIP/2.0
 {via}
 From: "Caller [field0]" <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag[call_number]
@@ -97,6 +99,7 @@ def _in_dialog(method: str, cseq: int, body: str = "") -> str:
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
 From: "Caller [field0]" <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag[call_number]
 [last_To:]
+[routes]
 Call-ID: [call_id]
 CSeq: {cseq} {method}
 Contact: <sip:[field0]@[local_ip]:[local_port]>
@@ -114,14 +117,15 @@ def _authenticated_invite() -> str:
             + '  <recv response="407" auth="true"/>\n'
             + _ack(1, last_via=True, uri="sip:[field2]@[remote_ip]:[remote_port]")
             + _invite(2, True)
-            + '  <recv response="100" optional="true"/>\n')
+            + '  <recv response="100" optional="true" response_txn="invite"/>\n')
 
 
 def uac_call(pcap: str | None = None, hold: bool = False) -> str:
     """CSV: caller;[authentication ...];callee. Answered call, optional RTP, hold/resume, BYE."""
     text = HEAD.format(name="uac-call") + _authenticated_invite()
-    text += '  <recv response="180" optional="true"/>\n  <recv response="183" optional="true"/>\n'
-    text += '  <recv response="200" rrs="true" rtd="true"/>\n' + _ack(2)
+    text += ('  <recv response="180" optional="true" response_txn="invite"/>\n'
+             '  <recv response="183" optional="true" response_txn="invite"/>\n')
+    text += '  <recv response="200" rrs="true" rtd="true" response_txn="invite"/>\n' + _ack(2)
     if pcap:
         text += f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
     text += '  <pause/>\n'
@@ -138,8 +142,8 @@ def uac_call(pcap: str | None = None, hold: bool = False) -> str:
 def uac_expect(code: int) -> str:
     """CSV: caller;[authentication ...];callee. The call must fail with ``code``."""
     return (HEAD.format(name=f"uac-expect-{code}") + _authenticated_invite()
-            + '  <recv response="180" optional="true"/>\n'
-            + f'  <recv response="{code}"/>\n' + _ack(2, last_via=True, uri="sip:[field2]@[remote_ip]:[remote_port]")
+            + '  <recv response="180" optional="true" response_txn="invite"/>\n'
+            + f'  <recv response="{code}" response_txn="invite"/>\n' + _ack(2, last_via=True, uri="sip:[field2]@[remote_ip]:[remote_port]")
             + TAIL)
 
 
@@ -159,8 +163,8 @@ Content-Length: 0
 ]]></send>
 """
     return (HEAD.format(name="uac-cancel") + _authenticated_invite()
-            + '  <recv response="180"/>\n  <pause milliseconds="300"/>\n' + cancel
-            + '  <recv response="200"/>\n  <recv response="487"/>\n'
+            + '  <recv response="180" response_txn="invite"/>\n  <pause milliseconds="300"/>\n' + cancel
+            + '  <recv response="200"/>\n  <recv response="487" response_txn="invite"/>\n'
             + _ack(2, last_via=False, uri="sip:[field2]@[remote_ip]:[remote_port]").replace(
                 "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport", "[last_Via:]")
             + TAIL)
@@ -201,6 +205,8 @@ def _reply(status: str, sdp: bool = False, cancel: bool = False, cseq_invite: bo
     if cseq_invite:
         cseq = "CSeq: [$cs2] INVITE"
     to = "[last_To:];tag=[pid]SIPpTag01[call_number]" if tag else "[last_To:]"
+    if status.startswith("2") and not cancel:
+        to += "\n[last_Record-Route:]"
     return f"""
   <send><![CDATA[
 SIP/2.0 {status}
