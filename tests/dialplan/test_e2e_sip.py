@@ -190,15 +190,19 @@ def test_missed_call_mail_after_the_callee_call_timeout(pbx):
     assert rcpt == ["callee@example.com"] and f"Missed call from {CALLER}" in body
 
 
-def answered_by(pbx, count: int) -> list[str]:
-    """Callee numbers of the last ``count`` call records, oldest first."""
+def records(pbx, count: int) -> list[dict]:
+    """The last ``count`` call records, oldest first (they are written just after the call)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         rows = pbx.call("cdr.list", {"limit": count})
         if len(rows) >= count:
-            return [r["callee_number"] for r in sorted(rows, key=lambda r: r["start_time"])]
+            return sorted(rows, key=lambda r: r["start_time"])
         time.sleep(0.1)
     raise AssertionError("no call records")
+
+
+def answered_by(pbx, count: int) -> list[str]:
+    return [r["callee_number"] for r in records(pbx, count)]
 
 
 def group(pbx, strategy: str) -> None:
@@ -303,3 +307,19 @@ def test_seed_sda_example_through_real_calls(pbx):
         ok(pbx, call(pbx, number, caller=trunk))
         assert finished(callee) == 0
     assert answered_by(pbx, 2) == ["111", "122"]
+
+
+def test_mobility_lookup_continues_as_the_users_desk_phone(pbx):
+    """Seed "Recherche de l'Extension de Mobilité": a call from a user's mobile number
+    continues in that user's own procedure as if placed from the desk phone."""
+    mobile = "0611223344"
+    pbx.call("user.add", {"name": "Mobile network stand-in", "extension": mobile,
+                          "sip_password": PASSWORD.format(ext=mobile), "dialplan": "main"})
+    pbx.call("user.set", {"ref": CALLER, "mobility": mobile})
+    pbx.call("dialplan.entry.add", {"procedure": "main", "pattern": "+33176747980", "apps": [
+        {"app": "mobility_lookup", "params": {"number": OTHER}}, {"app": "hangup", "params": {"code": 404}}]})
+    target = phone(pbx, OTHER, "answer")
+    ok(pbx, call(pbx, "+33176747980", caller=mobile))
+    assert finished(target) == 0
+    (record,) = records(pbx, 1)
+    assert (record["caller_number"], record["callee_number"]) == (CALLER, OTHER)
