@@ -206,6 +206,8 @@ def test_screenshots_of_the_main_pages(page, box):
         pages.append(("/calls", "calls"))
     if "calls.list" in commands:
         pages.append(("/debug", "debug"))
+    if "dhcp.device.list" in commands:
+        pages += [("/devices", "devices"), ("/ports", "ports")]
     for path, name in pages:
         response = page.goto(path)
         assert response.status == 200, path

@@ -279,12 +279,16 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         main = [("Users", "/users", "users")]
         if "trunks.list" in cmds:
             main.append(("Trunks", "/trunks", "trunks"))
-        if "devices.list" in cmds:
+        if "dhcp.device.list" in cmds:
             main.append(("Devices", "/devices", "devices"))
         if "dialplan.trace" in cmds:
             main.append(("Dialplan", "/dialplan", "dialplan"))
         main.append(("Settings", "/settings/pbx", "settings"))
         tools = []
+        if "net.ports" in cmds:
+            ports = env.call("net.ports")
+            if ports.get("status") in ("red", "yellow"):
+                tools.append((f"Blocked ports ({ports['status']})", "/ports", "ports"))
         if "bans.list" in cmds and me().is_super_admin and env.call("bans.list"):
             tools.append(("SIP bans", "/bans", "bans"))
         tools.append(("Info", "/info", "info"))
@@ -737,6 +741,37 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         bottle.response.content_type = "text/csv; charset=utf-8"
         bottle.response.set_header("Content-Disposition", 'attachment; filename="calls.csv"')
         return out.getvalue()
+
+    @app.get("/ports")
+    @page
+    def ports() -> str:
+        return render("ports", "Blocked ports", "ports", ports=env.call("net.ports"))
+
+    @app.route("/devices", method=["GET", "POST"])
+    @page
+    def devices() -> str:
+        if "dhcp.device.list" not in env.commands():
+            raise FeatureMissing("devices are not available")
+        errors: dict[str, str] = {}
+        values = {"mac": "", "name": "", "model": ""}
+        if bottle.request.method == "POST":
+            f = _form()
+            try:
+                if f.get("delete"):
+                    env.call("dhcp.device.del", {"mac": f.get("delete")})
+                    flash(f"Device {f.get('delete')} removed.")
+                else:
+                    values = {k: f.get(k, "") for k in values}
+                    device = env.call("dhcp.device.add", values)
+                    flash(f"Device {device['mac']} saved.")
+            except UserError as err:
+                field = getattr(err, "field", None)
+                errors[field if field in values else "mac"] = getattr(err, "message", str(err))
+            else:
+                bottle.redirect("/devices", 303)
+        leases = env.call("dhcp.leases") if "dhcp.leases" in env.commands() else []
+        return render("devices", "Devices", "devices", devices=env.call("dhcp.device.list"),
+                      leases=leases, values=values, errors=errors)
 
     @app.get("/debug")
     @page
