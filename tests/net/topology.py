@@ -131,7 +131,7 @@ class Topology:
         lease_file = self.workdir / "isp-dnsmasq.leases"
         return self.popen("isp", [
             "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--no-resolv",
-            "--no-hosts", "--log-dhcp", "--interface=wan", "--bind-interfaces", "--no-ping", "--dhcp-authoritative",
+            "--no-hosts", "--log-dhcp", "--log-facility=-", "--interface=wan", "--bind-interfaces", "--no-ping", "--dhcp-authoritative",
             f"--dhcp-range={ISP_RANGE[0]},{ISP_RANGE[1]},255.255.255.0,1h",
             f"--dhcp-option=3,{ISP_ADDRESS}", f"--dhcp-option=6,{ISP_DNS}",
             f"--dhcp-leasefile={lease_file}", f"--pid-file={self.workdir / 'isp-dnsmasq.pid'}",
