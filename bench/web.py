@@ -101,7 +101,11 @@ def main() -> int:
                      "/info", "/calls", "/calls?disposition=ANSWERED&user=1010", "/settings/pbx"]
             help_ = daemon.call("help")
             if "dialplan.trace" in help_:
-                pages += ["/dialplan", "/dialplan/p/pbxinternal"]
+                pages += ["/dialplan", "/dialplan/p/pbxinternal", "/dialplan/trace?from=1001&to=1002"]
+            if "dhcp.device.list" in help_:
+                pages.append("/devices")
+            if "calls.list" in help_:
+                pages.append("/debug")
             results = {}
             for path in pages:
                 for _ in range(WARMUP):

@@ -44,6 +44,8 @@ STATIC = str(HERE / "static")
 SESSION_COOKIE = "wpbx_session"
 LOGIN_COOKIE = "wpbx_login"
 PAGE_SIZE = 100  # table rows per page
+COMMANDS_TTL = 2.0  # seconds the list of running features is reused
+PORTS_TTL = 5.0  # seconds the blocked-ports reading (from /proc/net) is reused
 CDR_CSV_LIMIT = 100_000  # rows in one CSV download
 USER_FIELDS = users.EDITABLE
 USER_LABELS = {
@@ -83,14 +85,28 @@ class WebEnv:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     cpu: system.CpuMeter = field(default_factory=system.CpuMeter)
 
+    _cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
+
     def commands(self) -> frozenset[str]:
+        """The control commands of the running services (asked at most every few seconds)."""
         if self.control is None:
             return frozenset()
         try:
-            return frozenset(self.control("help", {}))
+            return frozenset(self.cached("help", COMMANDS_TTL))
         except Exception:
             log.exception("control 'help' failed")
             return frozenset()
+
+    def cached(self, cmd: str, ttl: float) -> Any:
+        """A read-only command's answer, reused for ``ttl`` seconds (menus ask on every page)."""
+        hit = self._cache.get(cmd)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        assert self.control is not None
+        value = self.control(cmd, {})
+        self._cache[cmd] = (now + ttl, value)
+        return value
 
     def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
         if self.control is None or cmd not in self.commands():
@@ -286,7 +302,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         main.append(("Settings", "/settings/pbx", "settings"))
         tools = []
         if "net.ports" in cmds:
-            ports = env.call("net.ports")
+            ports = env.cached("net.ports", PORTS_TTL)
             if ports.get("status") in ("red", "yellow"):
                 tools.append((f"Blocked ports ({ports['status']})", "/ports", "ports"))
         if "bans.list" in cmds and me().is_super_admin and env.call("bans.list"):
