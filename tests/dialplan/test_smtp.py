@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests.conftest import need_tool
 from tests.daemon_runner import free_port
 from wpbxd.bus import EventBus
 from wpbxd.config import users
@@ -48,6 +49,7 @@ def _authenticator(server, session, envelope, mechanism, data):
 
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory):
+    need_tool("openssl")
     folder = tmp_path_factory.mktemp("cert")
     key, crt = folder / "key.pem", folder / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
