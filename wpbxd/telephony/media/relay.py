@@ -9,6 +9,10 @@ address (and back), and learning each side's real address from its packets
 Rule 1: payloads are opaque. The relay never decodes, re-packetises or reorders
 media; it only reads the RTP/RTCP header's version and SSRC to decide latching. So
 PCMU, PCMA, telephone-event (and anything else, SRTP included) pass through.
+The one exception is a stream given transcoders (``set_transcoders``, for legs
+that share no codec): its two RTP legs switch to ``_TranscodingLeg``, which
+hands each packet to the translator from ``transcode.py``; every other stream
+keeps the plain path unchanged.
 Rule 2: the per-packet path is a plain callback doing ``recvfrom_into`` into one
 reused buffer and ``sendto`` straight from it, several rounds per wake-up. The relay's sockets sit in an epoll set of its own whose one descriptor is
 watched with ``loop.add_reader``, so a wake-up costs one ``epoll.poll`` and a dict
@@ -122,7 +126,7 @@ class _Leg:
     __slots__ = (
         "sock", "fd", "kind", "peer", "buf", "view", "clock", "target", "sdp_addr", "latched",
         "ssrc", "learn_until", "packets", "bytes", "dropped_no_remote", "dropped_foreign",
-        "dropped_oversize", "send_errors", "recv_errors", "relatched",
+        "dropped_oversize", "send_errors", "recv_errors", "relatched", "translate",
     )
 
     def __init__(self, sock: socket.socket, kind: str, buf: bytearray, view: memoryview,
@@ -147,6 +151,7 @@ class _Leg:
         self.send_errors = 0
         self.recv_errors = 0
         self.relatched = 0
+        self.translate: Callable[[memoryview], bytes | None] | None = None
 
     def on_readable(self) -> None:
         """Forward one datagram. Reading exactly one per readiness report (the epoll set
@@ -223,6 +228,42 @@ class _Leg:
                 "recv_errors": self.recv_errors}
 
 
+class _TranscodingLeg(_Leg):
+    """A leg whose packets go through ``translate`` (see ``transcode.py``) before
+    being sent on. Kept apart so that the plain ``_Leg.on_readable`` pays nothing."""
+
+    __slots__ = ()
+
+    def on_readable(self) -> None:
+        try:
+            n, src = self.sock.recvfrom_into(self.buf, BUFFER_SIZE, socket.MSG_TRUNC)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.recv_errors += 1
+            return
+        if n > BUFFER_SIZE:
+            self.dropped_oversize += 1
+            return
+        if src != self.latched and not self._learn(src, n):
+            return
+        target = self.peer.target
+        if target is None:
+            self.dropped_no_remote += 1
+            return
+        out = self.translate(self.view[:n])
+        if out is None:
+            self.dropped_foreign += 1
+            return
+        try:
+            self.peer.sock.sendto(out, target)
+        except OSError:
+            self.send_errors += 1
+            return
+        self.packets += 1
+        self.bytes += n
+
+
 class RelayEndpoint:
     """One side of a stream, as the B2BUA sees it: put ``local_port`` in that side's SDP."""
 
@@ -284,6 +325,15 @@ class RelayStream:
         text = str(ip)
         endpoint._rtp.set_sdp(_sockaddr(text, port), now)
         endpoint._rtcp.set_sdp(_sockaddr(text, rtcp_port or port + 1), now)  # 0: default
+
+    def set_transcoders(self, a_to_b: Callable[[memoryview], bytes | None] | None,
+                        b_to_a: Callable[[memoryview], bytes | None] | None) -> None:
+        """Rewrite RTP (not RTCP) packets on their way: ``a_to_b(packet)`` returns the packet
+        to send to b (``None``: drop it). Only these two legs leave the plain path."""
+        a_rtp, _a_rtcp, b_rtp, _b_rtcp = self._legs
+        for leg, translate in ((a_rtp, a_to_b), (b_rtp, b_to_a)):
+            leg.translate = translate
+            leg.__class__ = _Leg if translate is None else _TranscodingLeg
 
     def stats(self) -> dict:
         """Counters per direction (``a_to_b`` = received from a, sent to b) and addresses."""

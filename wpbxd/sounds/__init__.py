@@ -1,0 +1,1 @@
+"""Sounds: system prompts per language (generated with espeak-ng) and admin uploads."""
