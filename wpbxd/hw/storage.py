@@ -28,9 +28,11 @@ import fcntl
 import fnmatch
 import logging
 import os
+import re
 import shutil
 import struct
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
@@ -377,6 +379,113 @@ def merge_into(source_root: Path, target_root: Path) -> int:
     return moved
 
 
+# -- network shares (backups) -----------------------------------------------------
+SHARE_KINDS = ("cifs", "nfs")
+SHARE_FIELDS = ("name", "kind", "server", "path", "username", "password", "options")
+SHARE_NAME_RE = r"^[A-Za-z0-9._-]{1,40}$"
+SERVER_RE = r"^[A-Za-z0-9.:\[\]-]{1,253}$"
+PROBE_NAME = ".wpbx-share-test"
+
+
+@dataclass(frozen=True)
+class Share:
+    id: int
+    name: str
+    kind: str
+    server: str
+    path: str
+    username: str
+    password: str
+    options: str
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["password"] = "********" if self.password else ""
+        return data
+
+
+def validate_share(values: dict[str, Any]) -> dict[str, str]:
+    data = {k: str(values.get(k) or "").strip() for k in SHARE_FIELDS}
+    if not re.match(SHARE_NAME_RE, data["name"]):
+        raise ValidationError("letters, digits, '.', '_' and '-' (40 at most)", "name")
+    if data["kind"] not in SHARE_KINDS:
+        raise ValidationError("must be cifs (Windows share) or nfs", "kind")
+    if not re.match(SERVER_RE, data["server"]):
+        raise ValidationError("must be a host name or address", "server")
+    if not data["path"] or any(c in data["path"] for c in ",\n\0"):
+        raise ValidationError("is required (share name for cifs, exported path for nfs)", "path")
+    if data["kind"] == "nfs" and not data["path"].startswith("/"):
+        raise ValidationError("an NFS export is an absolute path", "path")
+    if any(c in data["options"] for c in " \n\0") or "credentials" in data["options"]:
+        raise ValidationError("comma-separated mount options without spaces", "options")
+    if any(c in data["username"] + data["password"] for c in ",\n\0"):
+        raise ValidationError("may not contain commas or line breaks", "username")
+    return data
+
+
+def share_mount_command(share: Share, mount_point: Path, credentials: Path | None) -> list[str]:
+    if share.kind == "cifs":
+        source = f"//{share.server}/{share.path.strip('/')}"
+        options = [f"credentials={credentials}"] if credentials else ["guest"]
+    else:
+        source = f"{share.server}:{share.path}"
+        options = []
+    if share.options:
+        options.append(share.options)
+    argv = ["mount", "-t", share.kind, source, str(mount_point)]
+    return argv + (["-o", ",".join(options)] if options else [])
+
+
+@contextlib.contextmanager
+def mounted_share(share: Share, scratch: Path):
+    """Mount a share on a fresh folder under ``scratch`` for the life of the block."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    mount_point = Path(tempfile.mkdtemp(dir=scratch, prefix=f"share-{share.id}-"))
+    credentials = None
+    try:
+        if share.kind == "cifs" and share.username:
+            credentials = mount_point.with_suffix(".cred")
+            fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(f"username={share.username}\npassword={share.password}\n")
+        try:
+            _run(share_mount_command(share, mount_point, credentials))
+        except StorageError as err:
+            raise StorageError(f"cannot mount {share.kind} share {share.name!r}: {err}") from None
+        try:
+            yield mount_point
+        finally:
+            subprocess.run(["umount", str(mount_point)], capture_output=True, timeout=60)
+    finally:
+        if credentials is not None:
+            credentials.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            mount_point.rmdir()
+
+
+def check_share(share: Share, scratch: Path) -> str:
+    """Mount, write, read back and delete a probe file, unmount; a message for the admin."""
+    with mounted_share(share, scratch) as root:
+        probe = root / PROBE_NAME
+        body = os.urandom(4096)
+        try:
+            probe.write_bytes(body)
+            ok = probe.read_bytes() == body
+            probe.unlink()
+        except OSError as err:
+            raise StorageError(f"share {share.name!r} mounted but not writable: {err.strerror or err}") from None
+        if not ok:
+            raise StorageError(f"share {share.name!r} gave back other bytes than written")
+    return f"share {share.name!r}: mounted, written, read back and cleaned up"
+
+
+def get_share(store: Any, ref: str | int) -> Share:
+    row = store.one("SELECT * FROM storage_shares WHERE name = ? OR id = ?", (str(ref), str(ref)))
+    if row is None:
+        raise NotFound(f"no share {ref!r}")
+    return Share(**dict(row))
+
+
 # -- events ----------------------------------------------------------------------
 class UdevEventSource:
     """Kernel block-device uevents through pyudev (no udev daemon needed)."""
@@ -430,6 +539,11 @@ class StorageService:
         control.register("storage.list", self._list)
         control.register("storage.status", lambda args: self.status())
         control.register("storage.rule", self._rule_command)
+        control.register("storage.share.list", lambda args: [
+            Share(**dict(r)).public() for r in ctx.store.all("SELECT * FROM storage_shares ORDER BY name")])
+        control.register("storage.share.add", self._share_add)
+        control.register("storage.share.del", self._share_del)
+        control.register("storage.share.test", self._share_test)
         control.register_stream("storage.initialize", self._initialize)
         control.register_stream("storage.add_partition", self._add_partition)
 
@@ -618,3 +732,28 @@ class StorageService:
             return
         async for item in self._progress_stream(lambda progress: add_partition(disk, size_bytes, progress)):
             yield item
+
+    def _share_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        data = validate_share(args)
+        store = self.ctx.store
+        if store.one("SELECT 1 FROM storage_shares WHERE name = ?", (data["name"],)):
+            raise ValidationError(f"a share named {data['name']!r} exists", "name")
+        with store.transaction():
+            cur = store.execute(
+                f"INSERT INTO storage_shares({', '.join(SHARE_FIELDS)}) VALUES ({', '.join('?' * len(SHARE_FIELDS))})",
+                [data[k] for k in SHARE_FIELDS])
+        self.ctx.bus.publish(ConfigChanged("storage", "shares"))
+        return get_share(store, cur.lastrowid).public()
+
+    def _share_del(self, args: dict[str, Any]) -> dict[str, Any]:
+        share = get_share(self.ctx.store, args.get("share") or "")
+        if self.ctx.store.one("SELECT 1 FROM backup_schedules WHERE share_id = ?", (share.id,)):
+            raise ValidationError(f"share {share.name!r} is used by a backup schedule", "share")
+        with self.ctx.store.transaction():
+            self.ctx.store.execute("DELETE FROM storage_shares WHERE id = ?", (share.id,))
+        self.ctx.bus.publish(ConfigChanged("storage", "shares"))
+        return share.public()
+
+    async def _share_test(self, args: dict[str, Any]) -> str:
+        share = get_share(self.ctx.store, args.get("share") or "")
+        return await asyncio.to_thread(check_share, share, self.data_dir / ".mnt")

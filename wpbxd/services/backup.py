@@ -12,12 +12,19 @@ changed. Then it stages the files next to the live areas, migrates the snapshot
 to the current schema, copies it table by table into the live store in one
 transaction (the box's own identity is kept), and swaps the area folders in.
 
-This module does not schedule backups nor send them anywhere; it never writes
-outside the data directory and the archive it was asked to write.
+Schedules (daily / weekly / monthly at a time of the PBX's time zone) make an
+archive and keep it in the backups area, or send it to an FTP server or a
+network share, then delete that schedule's oldest archives there beyond ``keep``
+(never a manual backup). Whether a schedule is due is a pure function of the
+schedule, its last run and the time passed in.
+
+This module never writes outside the data directory, the archive it was asked to
+write and the schedule's own target.
 """
 
 import asyncio
 import contextlib
+import ftplib
 import hashlib
 import io
 import json
@@ -30,8 +37,10 @@ import tempfile
 import time
 import zlib
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wpbxd import __version__
 from wpbxd.bus import EventBus
@@ -39,6 +48,7 @@ from wpbxd.config.store import Store
 from wpbxd.errors import NotFound, UserError, ValidationError
 from wpbxd.events import ConfigChanged
 from wpbxd.hw import areas
+from wpbxd.hw.storage import get_share, mounted_share
 from wpbxd.service import DaemonConfig, ServiceContext
 
 log = logging.getLogger(__name__)
@@ -49,7 +59,7 @@ MANIFEST = "manifest.json"
 DB_MEMBER = "db/wpbx.db"
 DATA_PREFIX = "data/"
 SUFFIX = ".tar.gz"
-NAME_RE = re.compile(r"^wpbx-backup-[0-9]{8}-[0-9]{6}(-[0-9]+)?\.tar\.gz$")
+NAME_RE = re.compile(r"^wpbx-backup-(?:(s[0-9]+)-)?([0-9]{8}-[0-9]{6})(?:-([0-9]+))?\.tar\.gz$")
 BACKED_UP_AREAS = tuple(a for a in areas.AREAS if a != "backups")
 KEPT_TABLES = {"schema_migrations", "box"}  # the box's label stays the box's
 CHUNK = 1024 * 1024  # bytes per read while hashing
@@ -93,23 +103,27 @@ def _add_file(tar: tarfile.TarFile, source: Path, member: str, mtime: float) -> 
     return {"path": member, "size": size, "sha256": reader.sha.hexdigest()}
 
 
-def _archive_name(folder: Path, now: float) -> Path:
+def _archive_name(folder: Path, now: float, tag: str = "") -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
-    path = folder / f"wpbx-backup-{stamp}{SUFFIX}"
+    prefix = f"wpbx-backup-{tag}-" if tag else "wpbx-backup-"
+    path = folder / f"{prefix}{stamp}{SUFFIX}"
     serial = 1
     while path.exists():
-        path = folder / f"wpbx-backup-{stamp}-{serial}{SUFFIX}"
+        path = folder / f"{prefix}{stamp}-{serial}{SUFFIX}"
         serial += 1
     return path
 
 
 def create_backup(store: Store, data_dir: Path, target_dir: Path | None = None,
-                  now: float | None = None) -> BackupInfo:
-    """Write one archive (to the backups area by default) and return what it is."""
+                  now: float | None = None, tag: str = "") -> BackupInfo:
+    """Write one archive (to the backups area by default) and return what it is.
+
+    ``tag`` (``s<schedule id>``) marks the archives a schedule's retention may delete.
+    """
     now = time.time() if now is None else now
     target_dir = Path(target_dir) if target_dir else areas.area_path(data_dir, "backups")
     target_dir.mkdir(parents=True, exist_ok=True)
-    path = _archive_name(target_dir, now)
+    path = _archive_name(target_dir, now, tag)
     tmp = path.with_name(f".{path.name}.partial")
     files: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".backup-") as scratch:
@@ -348,6 +362,212 @@ def _swap_areas(root: Path, staging: Path) -> None:
         raise
 
 
+# -- schedules (seed: "Sauvegarde périodique (planifiée)") ---------------------
+FREQUENCIES = ("daily", "weekly", "monthly")
+TARGETS = ("local", "ftp", "share")
+SCHEDULE_TICK = 30.0  # seconds between checks for a due schedule
+FTP_TIMEOUT = 60.0    # seconds per FTP operation
+SCHEDULE_FIELDS = ("frequency", "hour", "minute", "weekday", "monthday", "target", "ftp_host", "ftp_port",
+                   "ftp_user", "ftp_password", "ftp_dir", "share_id", "keep", "enabled")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: int
+    frequency: str
+    hour: int
+    minute: int
+    weekday: int
+    monthday: int
+    target: str
+    ftp_host: str
+    ftp_port: int
+    ftp_user: str
+    ftp_password: str
+    ftp_dir: str
+    share_id: int | None
+    keep: int
+    enabled: bool
+    last_run: float | None
+    last_result: str
+
+    @property
+    def tag(self) -> str:
+        return f"s{self.id}"
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ftp_password"] = "********" if self.ftp_password else ""
+        return data
+
+
+def next_run(schedule: Schedule, after: float, zone: tzinfo = UTC) -> float:
+    """The first scheduled moment strictly after ``after`` (unix seconds), in the PBX's zone."""
+    now = datetime.fromtimestamp(after, zone)
+    at = now.replace(hour=schedule.hour, minute=schedule.minute, second=0, microsecond=0)
+    if schedule.frequency == "daily":
+        if at <= now:
+            at += timedelta(days=1)
+    elif schedule.frequency == "weekly":
+        at += timedelta(days=(schedule.weekday - at.weekday()) % 7)
+        if at <= now:
+            at += timedelta(days=7)
+    else:
+        at = at.replace(day=schedule.monthday)
+        if at <= now:
+            year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
+            at = at.replace(year=year, month=month)
+    return at.timestamp()
+
+
+def is_due(schedule: Schedule, now: float, zone: tzinfo = UTC) -> bool:
+    """Due once its next moment after the last run (or its creation) has come."""
+    if not schedule.enabled or schedule.last_run is None:
+        return False
+    return next_run(schedule, schedule.last_run, zone) <= now
+
+
+def validate_schedule(store: Store, values: dict[str, Any]) -> dict[str, Any]:
+    def number(key: str, lo: int, hi: int, default: int) -> int:
+        value = values.get(key)
+        if value in (None, ""):
+            return default
+        try:
+            result = int(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"must be a whole number between {lo} and {hi}", key) from None
+        if not lo <= result <= hi:
+            raise ValidationError(f"must be between {lo} and {hi}", key)
+        return result
+
+    data: dict[str, Any] = {
+        "frequency": str(values.get("frequency") or "daily"),
+        "hour": number("hour", 0, 23, 2), "minute": number("minute", 0, 59, 0),
+        "weekday": number("weekday", 0, 6, 0), "monthday": number("monthday", 1, 28, 1),
+        "target": str(values.get("target") or "local"), "keep": number("keep", 1, 365, 7),
+        "ftp_host": str(values.get("ftp_host") or "").strip(), "ftp_port": number("ftp_port", 1, 65535, 21),
+        "ftp_user": str(values.get("ftp_user") or ""), "ftp_password": str(values.get("ftp_password") or ""),
+        "ftp_dir": str(values.get("ftp_dir") or "").strip(), "share_id": None,
+        "enabled": 0 if values.get("enabled") in (False, 0, "0", "no") else 1,
+    }
+    if data["frequency"] not in FREQUENCIES:
+        raise ValidationError(f"must be one of {', '.join(FREQUENCIES)}", "frequency")
+    if data["target"] not in TARGETS:
+        raise ValidationError(f"must be one of {', '.join(TARGETS)}", "target")
+    if data["target"] == "ftp" and not re.match(r"^[A-Za-z0-9.:-]{1,253}$", data["ftp_host"]):
+        raise ValidationError("an FTP target needs a host name or address", "ftp_host")
+    if data["target"] == "share":
+        ref = values.get("share")
+        row = store.one("SELECT id FROM storage_shares WHERE name = ? OR id = ?", (str(ref), str(ref)))
+        if row is None:
+            raise ValidationError(f"no share {ref!r} (add it under storage shares)", "share")
+        data["share_id"] = row["id"]
+    return data
+
+
+def _schedule(row: Any) -> Schedule:
+    data = dict(row)
+    data["enabled"] = bool(data["enabled"])
+    return Schedule(**data)
+
+
+def list_schedules(store: Store) -> list[Schedule]:
+    return [_schedule(r) for r in store.all("SELECT * FROM backup_schedules ORDER BY id")]
+
+
+def get_schedule(store: Store, ref: Any) -> Schedule:
+    try:
+        row = store.one("SELECT * FROM backup_schedules WHERE id = ?", (int(ref),))
+    except (TypeError, ValueError):
+        row = None
+    if row is None:
+        raise NotFound(f"no backup schedule {ref!r}")
+    return _schedule(row)
+
+
+def _age_key(name: str) -> tuple[str, int]:
+    match = NAME_RE.match(name)
+    assert match is not None
+    return match.group(2), int(match.group(3) or 0)
+
+
+def _oldest_beyond(names: list[str], tag: str, keep: int) -> list[str]:
+    mine = sorted((n for n in names if (m := NAME_RE.match(n)) and m.group(1) == tag), key=_age_key)
+    return mine[: max(0, len(mine) - keep)]
+
+
+def _unique(name: str, existing: list[str]) -> str:
+    """``name``, or ``name`` with a ``-N`` serial when the target already has it."""
+    stem = name[: -len(SUFFIX)]
+    serial, candidate = 1, name
+    while candidate in existing:
+        candidate = f"{stem}-{serial}{SUFFIX}"
+        serial += 1
+    return candidate
+
+
+def _deliver_ftp(schedule: Schedule, archive: Path) -> str:
+    with ftplib.FTP(timeout=FTP_TIMEOUT) as ftp:
+        ftp.connect(schedule.ftp_host, schedule.ftp_port)
+        ftp.login(schedule.ftp_user or "anonymous", schedule.ftp_password)
+        if schedule.ftp_dir:
+            ftp.cwd(schedule.ftp_dir)
+        name = _unique(archive.name, [n.rsplit("/", 1)[-1] for n in ftp.nlst()])
+        partial = f".{name}.partial"
+        with open(archive, "rb") as source:
+            ftp.storbinary(f"STOR {partial}", source)
+        ftp.rename(partial, name)
+        for old in _oldest_beyond([n.rsplit("/", 1)[-1] for n in ftp.nlst()], schedule.tag, schedule.keep):
+            ftp.delete(old)
+    return f"sent to ftp://{schedule.ftp_host}:{schedule.ftp_port}/{schedule.ftp_dir}"
+
+
+def _deliver_share(store: Store, data_dir: Path, schedule: Schedule, archive: Path) -> str:
+    share = get_share(store, schedule.share_id or "")
+    with mounted_share(share, data_dir / ".mnt") as root:
+        name = _unique(archive.name, os.listdir(root))
+        partial = root / f".{name}.partial"
+        shutil.copyfile(archive, partial)
+        os.replace(partial, root / name)
+        for old in _oldest_beyond(os.listdir(root), schedule.tag, schedule.keep):
+            (root / old).unlink()
+    return f"copied to share {share.name}"
+
+
+def run_schedule(store: Store, data_dir: Path, schedule: Schedule, now: float) -> str:
+    """Make the backup and deliver it; record and return the result (never raises)."""
+    try:
+        if schedule.target == "local":
+            info = create_backup(store, data_dir, now=now, tag=schedule.tag)
+            folder = areas.area_path(data_dir, "backups")
+            for old in _oldest_beyond(os.listdir(folder), schedule.tag, schedule.keep):
+                (folder / old).unlink()
+            result = f"ok: {info.name} kept in the backups area"
+        else:
+            with tempfile.TemporaryDirectory(dir=data_dir, prefix=".backup-out-") as scratch:
+                info = create_backup(store, data_dir, Path(scratch), now=now, tag=schedule.tag)
+                path = Path(info.path)
+                where = (_deliver_ftp(schedule, path) if schedule.target == "ftp"
+                         else _deliver_share(store, data_dir, schedule, path))
+                result = f"ok: {info.name} {where}"
+    except (UserError, OSError, ftplib.Error, EOFError) as err:
+        result = f"failed: {err}"
+        log.error("backup: schedule %d failed: %s", schedule.id, err)
+    with store.transaction():
+        store.execute("UPDATE backup_schedules SET last_run = ?, last_result = ? WHERE id = ?",
+                      (now, result, schedule.id))
+    return result
+
+
+def pbx_zone(store: Store) -> tzinfo:
+    row = store.one("SELECT value FROM settings WHERE key = 'pbx.timezone'")
+    name = json.loads(row["value"]) if row else "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
 # -- service -------------------------------------------------------------------
 class BackupService:
     name = "backup"
@@ -361,12 +581,61 @@ class BackupService:
         control.register("backup.list", lambda args: [asdict(b) for b in list_backups(self.data_dir)])
         control.register("backup.verify", self._verify)
         control.register("backup.restore", self._restore)
+        control.register("backup.schedule.list", lambda args: [s.public() for s in list_schedules(ctx.store)])
+        control.register("backup.schedule.add", self._schedule_add)
+        control.register("backup.schedule.del", self._schedule_del)
+        control.register("backup.schedule.run", self._schedule_run)
+        self._ticker: asyncio.Task | None = None
 
     async def start(self) -> None:
         areas.ensure_areas(self.data_dir)
+        self._ticker = asyncio.create_task(self._tick_loop())
 
     async def stop(self) -> None:
-        pass
+        if self._ticker is not None:
+            self._ticker.cancel()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SCHEDULE_TICK)
+            try:
+                await self.run_due(self.ctx.clock())
+            except Exception:
+                log.exception("backup: schedule check failed")
+
+    async def run_due(self, now: float) -> list[str]:
+        """Run every schedule that is due at ``now`` (the clock is passed in)."""
+        zone = pbx_zone(self.ctx.store)
+        results = []
+        for schedule in list_schedules(self.ctx.store):
+            if is_due(schedule, now, zone):
+                async with self._busy:
+                    results.append(await asyncio.to_thread(
+                        run_schedule, self.ctx.store, self.data_dir, schedule, now))
+        return results
+
+    def _schedule_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        data = validate_schedule(self.ctx.store, args)
+        data["last_run"], data["last_result"] = self.ctx.clock(), "created"
+        columns = [*SCHEDULE_FIELDS, "last_run", "last_result"]
+        with self.ctx.store.transaction():
+            cur = self.ctx.store.execute(
+                f"INSERT INTO backup_schedules({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [data[c] for c in columns])
+        self.ctx.bus.publish(ConfigChanged("backup", "schedules"))
+        return get_schedule(self.ctx.store, cur.lastrowid).public()
+
+    def _schedule_del(self, args: dict[str, Any]) -> dict[str, Any]:
+        schedule = get_schedule(self.ctx.store, args.get("id"))
+        with self.ctx.store.transaction():
+            self.ctx.store.execute("DELETE FROM backup_schedules WHERE id = ?", (schedule.id,))
+        self.ctx.bus.publish(ConfigChanged("backup", "schedules"))
+        return schedule.public()
+
+    async def _schedule_run(self, args: dict[str, Any]) -> str:
+        schedule = get_schedule(self.ctx.store, args.get("id"))
+        async with self._busy:
+            return await asyncio.to_thread(run_schedule, self.ctx.store, self.data_dir, schedule, self.ctx.clock())
 
     def apply(self, config: DaemonConfig) -> None:
         pass

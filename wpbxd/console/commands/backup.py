@@ -28,6 +28,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     r.set_defaults(func=restore)
 
+    sc = bsub.add_parser("schedule", help="scheduled backups (daily, weekly, monthly)")
+    ssub = sc.add_subparsers(dest="schedule_action", required=True)
+    sl = ssub.add_parser("list")
+    sl.add_argument("--json", action="store_true")
+    sl.set_defaults(func=schedule_list)
+    sa = ssub.add_parser("add", help="add a schedule")
+    sa.add_argument("--frequency", choices=("daily", "weekly", "monthly"), default="daily")
+    sa.add_argument("--at", default="02:00", help="HH:MM in the PBX time zone")
+    sa.add_argument("--weekday", type=int, default=0, help="0 = Monday (weekly)")
+    sa.add_argument("--monthday", type=int, default=1, help="1-28 (monthly)")
+    sa.add_argument("--target", choices=("local", "ftp", "share"), default="local")
+    sa.add_argument("--keep", type=int, default=7, help="archives to keep at the target")
+    sa.add_argument("--ftp-host")
+    sa.add_argument("--ftp-port", type=int, default=21)
+    sa.add_argument("--ftp-user")
+    sa.add_argument("--ftp-password")
+    sa.add_argument("--ftp-dir")
+    sa.add_argument("--share", help="a share name from 'storage share list'")
+    sa.add_argument("--json", action="store_true")
+    sa.set_defaults(func=schedule_add)
+    sd = ssub.add_parser("del")
+    sd.add_argument("id")
+    sd.set_defaults(func=lambda args, ctl: print(f"deleted schedule {ctl.call('backup.schedule.del', {'id': args.id})['id']}"))
+    sr = ssub.add_parser("run", help="run a schedule now")
+    sr.add_argument("id")
+    sr.set_defaults(func=schedule_run)
+
 
 def _when(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))
@@ -69,3 +96,32 @@ def restore(args, ctl) -> int:
     result = ctl.call("backup.restore", {"backup": args.backup})
     print(f"restored {result['files']} files from {args.backup}")
     return 0
+
+
+SCHEDULE_COLUMNS = ("id", "frequency", "hour", "minute", "target", "keep", "enabled", "last_result")
+
+
+def schedule_list(args, ctl) -> int:
+    ctl.output(args, ctl.call("backup.schedule.list"), SCHEDULE_COLUMNS)
+    return 0
+
+
+def schedule_add(args, ctl) -> int:
+    hour, _, minute = args.at.partition(":")
+    request = {"frequency": args.frequency, "hour": hour, "minute": minute or "0", "weekday": args.weekday,
+               "monthday": args.monthday, "target": args.target, "keep": args.keep,
+               "ftp_host": args.ftp_host, "ftp_port": args.ftp_port, "ftp_user": args.ftp_user,
+               "ftp_password": args.ftp_password, "ftp_dir": args.ftp_dir, "share": args.share}
+    result = ctl.call("backup.schedule.add", request)
+    if args.json:
+        ctl.print_json(result)
+    else:
+        print(f"schedule {result['id']}: {result['frequency']} at {result['hour']:02d}:{result['minute']:02d}"
+              f" to {result['target']}, keeping {result['keep']}")
+    return 0
+
+
+def schedule_run(args, ctl) -> int:
+    result = ctl.call("backup.schedule.run", {"id": args.id})
+    print(result)
+    return 0 if result.startswith("ok") else 1

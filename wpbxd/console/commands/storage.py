@@ -30,6 +30,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--size-mb", type=int, default=None, help="size (default: all the free space)")
     add.set_defaults(func=add_partition)
 
+    sh = ssub.add_parser("share", help="network shares for backups (Windows/CIFS, NFS)")
+    shsub = sh.add_subparsers(dest="share_action", required=True)
+    sl = shsub.add_parser("list")
+    sl.add_argument("--json", action="store_true")
+    sl.set_defaults(func=share_list)
+    sa = shsub.add_parser("add")
+    sa.add_argument("name")
+    sa.add_argument("--kind", choices=("cifs", "nfs"), required=True)
+    sa.add_argument("--server", required=True)
+    sa.add_argument("--path", required=True, help="share name (cifs) or exported path (nfs)")
+    sa.add_argument("--username", default="")
+    sa.add_argument("--password", default="")
+    sa.add_argument("--options", default="", help="extra mount options, comma-separated")
+    sa.set_defaults(func=share_add)
+    sd = shsub.add_parser("del")
+    sd.add_argument("name")
+    sd.set_defaults(func=lambda args, ctl: print(f"deleted share {ctl.call('storage.share.del', {'share': args.name})['name']}"))
+    st = shsub.add_parser("test", help="mount, write, read back, unmount")
+    st.add_argument("name")
+    st.set_defaults(func=lambda args, ctl: print(ctl.call("storage.share.test", {"share": args.name})))
+
     rule = ssub.add_parser("rule", help="which devices count as storage: usb or name:GLOB")
     rule.add_argument("rule", nargs="?")
     rule.set_defaults(func=set_rule)
@@ -96,4 +117,17 @@ def add_partition(args, ctl) -> int:
 
 def set_rule(args, ctl) -> int:
     print(ctl.call("storage.rule", {"rule": args.rule} if args.rule else {}))
+    return 0
+
+
+def share_list(args, ctl) -> int:
+    ctl.output(args, ctl.call("storage.share.list"), ("name", "kind", "server", "path", "username", "options"))
+    return 0
+
+
+def share_add(args, ctl) -> int:
+    share = ctl.call("storage.share.add", {"name": args.name, "kind": args.kind, "server": args.server,
+                                           "path": args.path, "username": args.username,
+                                           "password": args.password, "options": args.options})
+    print(f"share {share['name']} added ({share['kind']} {share['server']} {share['path']})")
     return 0
