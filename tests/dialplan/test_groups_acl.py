@@ -169,3 +169,13 @@ def test_acl_classifies_the_number_as_dialled_not_as_stripped_for_the_trunk(stor
     outcome = run_call(Dialplan.load(store), call)
     assert outcome.sip_code == 403 and call.rings == []
     assert any("may not call 612345678 (dialled as 0612345678): class mobile" in line for line in outcome.trace)
+
+
+def test_round_robin_memory_survives_a_reload_without_the_previous_snapshot(grouped):
+    catalog.set_group(grouped, None, "sales", strategy="roundrobin", members=list(MEMBERS))
+    call = FakeCall("0611", "500", "main", answers={"201": DialStatus.ANSWERED})
+    run_call(Dialplan.load(grouped), call)
+    catalog.add_switch(grouped, None, "unrelated")        # any change: the call engine recompiles
+    call = FakeCall("0611", "500", "main", answers={"202": DialStatus.ANSWERED})
+    run_call(Dialplan.load(grouped), call)
+    assert call.rung() == [("202",)]

@@ -1,8 +1,9 @@
 """The dialplan engine: find the entry for a called number and run its applications.
 
 ``Dialplan.load(store)`` compiles the procedures once per configuration load (an
-immutable snapshot; a reload builds a new one, passing the previous one so that
-call-group memory survives). It also snapshots what applications read: time
+immutable snapshot; a reload builds a new one). Call-group memory (round-robin
+position, last answers) is the one mutable part: it belongs to the store
+(``memory_of``), so every snapshot of one daemon shares it. It also snapshots what applications read: time
 ranges, switches, call groups, users with their call preferences, ACL groups,
 the call-class rules and the PBX time zone. ``run(dialplan, ctx)`` walks the call
 through procedures, entries and applications and returns an ``Outcome`` telling
@@ -191,7 +192,7 @@ class Dialplan:
             groups=_load_groups(store), users=_load_users(store), acl=_load_acl(store),
             rules=ClassRules.from_settings(values), tz=tz,
             ring_time=int(values.get("sip.ring_timeout", DEFAULT_RING_TIME)),
-            memory=previous.memory if previous is not None else None,
+            memory=previous.memory if previous is not None else memory_of(store),
         )
 
     def _search_order(self, procedure: str) -> tuple[Procedure, ...]:
@@ -231,6 +232,19 @@ def _app_call(name: str, params_json: str) -> AppCall:
         return AppCall(name, params, applications()[name](params))
     except ValidationError as err:
         return AppCall(name, params, None, f"bad parameters: {err}")
+
+
+_MEMORIES: dict[str, GroupMemory] = {}
+
+
+def memory_of(store: Store) -> GroupMemory:
+    """The call-group memory of one store (one per daemon).
+
+    Every snapshot compiled from the same store shares it, so a round-robin
+    group keeps its place across reloads and whichever service compiled the
+    snapshot (the call engine, the dialplan service's trace) sees the same state.
+    """
+    return _MEMORIES.setdefault(str(store.path.resolve()), GroupMemory())
 
 
 def _load_time_ranges(store: Store) -> dict[str, timeranges.TimeRange]:
