@@ -141,7 +141,7 @@ def test_wrong_password_is_challenged_again_then_banned_then_unbanned(wpbxd, sip
     """Brute force: N failures within T seconds ban the address; wpbxctl unban lifts it."""
     add_users(wpbxd, [EXT])
     wpbxd.call("settings.set", {"key": "sip.ban.max_failures", "value": 3})
-    bad = sipp.register().replace('<recv response="200"/>', '<recv response="401"/>')
+    bad = sipp.register().replace('<recv response="200" rtd="true"/>', '<recv response="401"/>')
     scenario = sipp.write(sipp_dir / "bad.xml", bad)
     users = sipp.users_csv(sipp_dir / "bad.csv", [(EXT, "Wrong_pass1")])
     result = sipp.run(scenario, f"127.0.0.1:{wpbxd.sip_port}", "-inf", str(users), "-m", "3", "-l", "1",

@@ -114,6 +114,7 @@ class Call:
         self.fork_timers: list[asyncio.TimerHandle] = []
         self.pending_forks = 0
         self.tried: list[str] = []           # statuses of targets that could not be rung
+        self.involved: set[str] = set()      # extensions this call counts as busy
         self.trace_lines: list[str] = []
 
     @property
@@ -199,6 +200,7 @@ class B2bua:
         self.ring_timeout = ring_timeout
         self.calls: dict[str, Call] = {}
         self.dialogs: dict[tuple[str, str], Leg] = {}
+        self.busy: dict[str, int] = {}          # extension -> calls in progress involving it
         self.completed = 0
         for method in ("INVITE", "BYE", "UPDATE", "INFO", "MESSAGE", "NOTIFY", "REFER", "PRACK"):
             stack.handlers[method] = self.on_request
@@ -337,6 +339,7 @@ class B2bua:
         call.called = called
         call.offer = offer
         self.calls[call.id] = call
+        self._involve(call, user.extension)
         self.dialogs[(a.call_id, a.local_tag)] = a
         self.bus.publish(CallStarted(call.id, call.caller_number, called))
         call.task = asyncio.get_running_loop().create_task(self._run(call, user.dialplan or "users"))
@@ -368,12 +371,13 @@ class B2bua:
     # -- dial -------------------------------------------------------------------------
     def extension_state(self, extension: str) -> ExtensionState:
         registered = bool(self.registrar.contacts(extension, time.time()))
-        active = 0
-        for call in self.calls.values():
-            if call.caller_number == extension or (call.b is not None and call.b.number == extension) \
-                    or (call.b is None and any(b.number == extension and not b.final for b in call.branches)):
-                active += 1
-        return ExtensionState(registered, active)
+        return ExtensionState(registered, self.busy.get(extension, 0))
+
+    def _involve(self, call: Call, extension: str) -> None:
+        """Count ``call`` once as active for ``extension`` until it ends."""
+        if extension and extension not in call.involved:
+            call.involved.add(extension)
+            self.busy[extension] = self.busy.get(extension, 0) + 1
 
     async def ring(self, call: Call, targets: list[DialTarget], timeout: float | None) -> DialResult:
         if call.ended or call.a_final >= 300:
@@ -511,6 +515,7 @@ class B2bua:
         assert call.offer is not None
         leg = Leg(call, "b")
         leg.number = number
+        self._involve(call, user.extension)
         leg.user = user
         leg.binding = binding
         leg.call_id = random_token(10) + "@wpbx"
@@ -741,6 +746,12 @@ class B2bua:
             if stream is not None:
                 stream.close()
         self.calls.pop(call.id, None)
+        for extension in call.involved:
+            left = self.busy.get(extension, 1) - 1
+            if left > 0:
+                self.busy[extension] = left
+            else:
+                self.busy.pop(extension, None)
         if not call.ended_future.done():
             call.ended_future.set_result(None)
         if call.dial_future is not None and not call.dial_future.done():

@@ -12,6 +12,7 @@ Rule: ``handle_register`` gets an already authenticated request and the time; it
 does no I/O. Only ``load`` and ``flush`` touch the store.
 """
 
+import heapq
 from dataclasses import dataclass
 
 from wpbxd.config.store import Store
@@ -54,6 +55,7 @@ class Registrar:
         self.policy = policy
         self.bindings: dict[str, dict[str, Binding]] = {}
         self._dirty: set[str] = set()
+        self._deadlines: list[tuple[float, str]] = []     # (expires_at, aor), checked lazily
 
     def contacts(self, aor: str, now: float) -> list[Binding]:
         found = self.bindings.get(aor)
@@ -114,6 +116,7 @@ class Registrar:
                 else:
                     new[uri] = Binding(aor, uri, now + expires, call_id, cseq, source, ua, q,
                                        old.registered_at if old else now)
+                    heapq.heappush(self._deadlines, (now + expires, aor))
             if len(new) > MAX_CONTACTS:
                 return make_response(req, 403, f"Forbidden (at most {MAX_CONTACTS} contacts per user)")
             if new:
@@ -131,7 +134,14 @@ class Registrar:
     def expire(self, now: float) -> list[str]:
         """Drop bindings whose time is up; return the AORs that changed."""
         changed = []
-        for aor, found in list(self.bindings.items()):
+        due: set[str] = set()
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            due.add(heapq.heappop(heap)[1])
+        for aor in due:
+            found = self.bindings.get(aor)
+            if not found:
+                continue
             dead = [uri for uri, b in found.items() if b.expires_at <= now]
             if not dead:
                 continue
@@ -157,6 +167,7 @@ class Registrar:
             binding = Binding(r["aor"], r["contact"], r["expires_at"], r["call_id"], r["cseq"],
                               (transport, host, int(port)), r["user_agent"], r["q"], r["registered_at"])
             self.bindings.setdefault(binding.aor, {})[binding.contact] = binding
+            heapq.heappush(self._deadlines, (binding.expires_at, binding.aor))
         with store.transaction():
             store.execute("DELETE FROM sip_registrations WHERE expires_at <= ?", (now,))
         return len(rows)

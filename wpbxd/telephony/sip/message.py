@@ -57,8 +57,16 @@ _DATE_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "
                       r"\d{2}:\d{2}:\d{2} GMT$")
 
 
+_CANONICAL: dict[str, str] = {}
+
+
 def canonical(name: str) -> str:
-    return SPECIAL_CASE.get(name) or "-".join(p.capitalize() for p in name.split("-"))
+    found = _CANONICAL.get(name)
+    if found is None:
+        found = SPECIAL_CASE.get(name) or "-".join(p.capitalize() for p in name.split("-"))
+        if len(_CANONICAL) < 1024:
+            _CANONICAL[name] = found
+    return found
 
 
 class ParseError(ValueError):
@@ -74,12 +82,13 @@ class ParseError(ValueError):
 class Message:
     """Headers (lower-case long names, values in order) and a body."""
 
-    __slots__ = ("headers", "body", "_via")
+    __slots__ = ("headers", "body", "_via", "_addrs")
 
     def __init__(self, headers: dict[str, list[str]] | None = None, body: bytes = b"") -> None:
         self.headers: dict[str, list[str]] = headers if headers is not None else {}
         self.body = body
         self._via: Via | None = None
+        self._addrs: dict[str, Address] | None = None
 
     # -- header access --------------------------------------------------------
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -93,6 +102,7 @@ class Message:
         self.headers[name] = [value]
         if name == "via":
             self._via = None
+        self._addrs = None
 
     def add(self, name: str, value: str, first: bool = False) -> None:
         values = self.headers.setdefault(name, [])
@@ -140,7 +150,14 @@ class Message:
         return _tag(self.get("to", ""))
 
     def address(self, name: str) -> Address:
-        return parse_address(self.get(name, "") or "")
+        """The parsed first value of a From/To/Contact-like header (cached; do not mutate)."""
+        cache = self._addrs
+        if cache is None:
+            cache = self._addrs = {}
+        found = cache.get(name)
+        if found is None:
+            found = cache[name] = parse_address(self.get(name, "") or "")
+        return found
 
     # -- serialising ------------------------------------------------------------
     def _head_lines(self) -> list[str]:
@@ -366,10 +383,7 @@ def check_request(req: Request) -> tuple[int, str] | None:
     if expires is not None and (not expires[0].isdigit() or int(expires[0]) > MAX_CSEQ):
         return 400, "Bad Expires"
     try:
-        for value in h["via"]:
-            via = parse_via(value)
-            if any(k == "" for k in via.params):
-                return 400, "Bad Via"
+        _ = req.top_via          # only the top Via is ours to read (§8.2, §18.2.1)
     except SipSyntaxError as err:
         return 400, f"Bad Via: {err}"
     try:
@@ -380,14 +394,15 @@ def check_request(req: Request) -> tuple[int, str] | None:
         return 400, "Request-URI carries headers"
     for name in ("from", "to"):
         try:
-            addr = parse_address(h[name][0])
+            addr = req.address(name)
         except SipSyntaxError as err:
             return 400, f"Bad {canonical(name)} header: {err}"
         if name == "to" and req.method == "REGISTER" and not addr.uri.is_sip:
             return 400, "REGISTER To header is not a SIP URI"
-    for value in h.get("contact", ()):
+    contacts = h.get("contact", ())
+    for index, value in enumerate(contacts):
         try:
-            contact = parse_address(value)
+            contact = req.address("contact") if index == 0 else parse_address(value)
         except SipSyntaxError as err:
             return 400, f"Bad Contact header: {err}"
         exp = contact.params.get("expires")
