@@ -207,7 +207,9 @@ def test_screenshots_of_the_main_pages(page, box):
     if "calls.list" in commands:
         pages.append(("/debug", "debug"))
     if "dhcp.device.list" in commands:
-        pages += [("/devices", "devices"), ("/ports", "ports")]
+        pages += [("/devices", "devices"), ("/ports", "ports"), ("/settings/network", "network")]
+    if "smtp.set" in commands:
+        pages.append(("/settings/smtp", "smtp"))
     for path, name in pages:
         response = page.goto(path)
         assert response.status == 200, path

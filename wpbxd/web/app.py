@@ -377,6 +377,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
                                        else "This user has no access to the administration.")
                 else:
                     env.throttle.success(remote())
+                    sessions.purge(store, now(), idle())  # forget sessions that timed out unseen
                     session_token, _ = sessions.create(store, user.id, now(), remote())
                     cookie(SESSION_COOKIE, session_token)
                     cookie(LOGIN_COOKIE, "", max_age=0)
@@ -812,6 +813,8 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         groups = [(g, t) for g, (t, need) in SETTING_GROUPS.items() if need is None or need in cmds]
         if "smtp.set" in cmds:
             groups.append(("smtp", "Email (SMTP)"))
+        if "net.show" in cmds:
+            groups.append(("network", "Network"))
         return groups
 
     SMTP_FIELDS = ("sender", "server", "port", "security", "username", "password", "helo", "verify_tls")
@@ -905,9 +908,10 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
                       created=created, name=name, fmt_time=lambda t: datetime.datetime.fromtimestamp(
                           t, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if t else "never")
 
-    from wpbxd.web import api, dialplan_pages
+    from wpbxd.web import api, dialplan_pages, network_pages
 
     dialplan_pages.install(app, env, page, render, flash)
+    network_pages.install(app, env, page, render, flash, setting_groups)
     app.mount("/api/v1/", api.make_api(env))
     return app
 
