@@ -198,6 +198,35 @@ def test_a_new_state_changes_only_what_differs(box):
     assert addresses(topo, "pbx", "eth3") == [] and not link(topo, "pbx", "eth3")["up"]
 
 
+def test_static_wan_with_gateway_and_dns(box):
+    topo, pbx = box
+    apply_and_confirm(pbx, {"ports": {"eth0": {"mode": "static", "address": "192.0.2.200/24",
+                                               "gateway": ISP_ADDRESS, "dns": "192.0.2.53,192.0.2.54"}}})
+    assert addresses(topo, "pbx", "eth0") == ["192.0.2.200/24"]
+    assert default_routes(topo, "pbx") == [ISP_ADDRESS]
+    assert (pbx.data_dir / "resolv.conf").read_text() == "nameserver 192.0.2.53\nnameserver 192.0.2.54\n"
+    assert pbx.call("net.show")["wan_clients"] == [], "no DHCP client on a static WAN"
+    assert topo.run("pbx", ["ping", "-c", "1", "-W", "2", ISP_ADDRESS]).returncode == 0
+    apply_and_confirm(pbx, {"ports": {"eth0": {"mode": "dhcp", "address": "", "gateway": "", "dns": ""}}})
+    pbx.wait_for(lambda: (addresses(topo, "pbx", "eth0") or [""])[0].startswith("192.0.2.")
+                 and addresses(topo, "pbx", "eth0") != ["192.0.2.200/24"], "the DHCP address back on eth0")
+
+
+def test_host_mode_touches_no_interface(tmp_path):
+    _need_env()
+    topo = Topology(tmp_path)
+    try:
+        topo.build()
+        host = NetnsWpbxd(topo, tmp_path / "host-data", mode="host").start()
+        assert host.call("net.show")["managing"] is False
+        assert "host mode" in host.ctl("net", "apply", check=False).stderr
+        for port in ("eth0", "eth1", "eth2", "eth3"):
+            assert addresses(topo, "pbx", port) == [] and not link(topo, "pbx", port)["up"]
+        assert host.call("dhcp.status") == []
+    finally:
+        topo.close()
+
+
 def test_shared_scenario_leaves_only_the_wan_port(box):
     topo, pbx = box
     apply_and_confirm(pbx, scenario="shared")

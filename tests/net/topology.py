@@ -179,11 +179,12 @@ class NetnsWpbxd:
     topo: Topology
     data_dir: Path
     proc: subprocess.Popen | None = None
+    mode: str = "appliance"
 
     def start(self) -> "NetnsWpbxd":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.proc = self.topo.popen("pbx", [
-            sys.executable, "-m", "wpbxd.daemon", "--mode", "appliance", "--console-tty", "none",
+            sys.executable, "-m", "wpbxd.daemon", "--mode", self.mode, "--console-tty", "none",
             "--data", str(self.data_dir), "--sip-listen", "127.0.0.1:5060",
             "--web-listen", "127.0.0.1:8080", "--rtp-ports", "10000-10999", "--log-level", "DEBUG",
         ], f"wpbxd-{self.data_dir.name}.log", env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -274,7 +274,7 @@ class Reconciler:
         self._links(target, live, changes)
         live = self.live()
         self._addresses(target, live, changes)
-        self._routes(target, live, changes)
+        self._routes(target, self.live(), changes)     # removing an address may take routes with it
         self._shaper(target, self.live(), changes)
         for line in changes:
             log.info("net: %s", line)
@@ -336,6 +336,7 @@ class Reconciler:
                 continue
             want = target.addresses.get(name, frozenset())
             have = live.addresses.get(name, set())
+            # deletions first: removing a primary address also removes the secondaries of its subnet
             for address in sorted(have - want):
                 self._del_addr(name, live, address, changes)
             for address in sorted(want - have):
