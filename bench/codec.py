@@ -3,9 +3,10 @@
 Measures frames per second of encoding and decoding the speech corpus with
 our native codec (``wpbxd._g729``) and with Debian's libbcg729, both driven
 from C loops (libbcg729 through a small cffi helper compiled here, so that
-Python call overhead is identical: one call per buffer).  Prints absolute
-figures (medians over repeats) and the ratios ours / libbcg729 (issue 4
-target: >= 1.0 for both directions).
+Python call overhead is identical: one call per buffer), alternately and in
+CPU time so that other load on the machine affects both alike.  Prints
+absolute figures (medians over repeats) and the median ratios ours /
+libbcg729 (issue 4 target: >= 1.0 for both directions).
 
 Run: .venv/bin/python bench/codec.py
 """
@@ -79,13 +80,26 @@ def _speech() -> bytes:
     return pcm[: MIN_FRAMES * 160]
 
 
-def _median_rate(fn, frames: int) -> float:
-    rates = []
+def _cpu_seconds(fn) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def _compare(ours, theirs, frames: int) -> tuple[float, float, float]:
+    """Median frames/s of both and median of the per-repeat ratios ours/theirs.
+
+    The two are timed alternately, in CPU time of this process, so that load
+    from other processes on the machine affects both alike.
+    """
+    ours_rates, their_rates, ratios = [], [], []
     for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        rates.append(frames / (time.perf_counter() - start))
-    return statistics.median(rates)
+        a = frames / _cpu_seconds(ours)
+        b = frames / _cpu_seconds(theirs)
+        ours_rates.append(a)
+        their_rates.append(b)
+        ratios.append(a / b)
+    return statistics.median(ours_rates), statistics.median(their_rates), statistics.median(ratios)
 
 
 def main() -> int:
@@ -102,14 +116,16 @@ def main() -> int:
     bcg_bits = ffi.new("uint8_t[]", frames * 10)
     bcg_pcm = ffi.new("int16_t[]", frames * 80)
 
-    ours_enc = _median_rate(lambda: G729Encoder().encode(pcm), frames)
-    bcg_enc = _median_rate(lambda: lib.bcg_encode_all(pcm_buf, frames, bcg_bits), frames)
-    ours_dec = _median_rate(lambda: G729Decoder().decode(bits), frames)
-    bcg_dec = _median_rate(lambda: lib.bcg_decode_all(bits_buf, frames, bcg_pcm), frames)
+    ours_enc, bcg_enc, ratio_enc = _compare(
+        lambda: G729Encoder().encode(pcm), lambda: lib.bcg_encode_all(pcm_buf, frames, bcg_bits), frames
+    )
+    ours_dec, bcg_dec, ratio_dec = _compare(
+        lambda: G729Decoder().decode(bits), lambda: lib.bcg_decode_all(bits_buf, frames, bcg_pcm), frames
+    )
 
-    print(f"G.729A codec throughput, {frames} frames per pass, median of {REPEATS} passes (frames/s)")
-    print(f"  encoder: ours {ours_enc:10.0f}   libbcg729 {bcg_enc:10.0f}   ratio ours/bcg729 {ours_enc / bcg_enc:5.2f}")
-    print(f"  decoder: ours {ours_dec:10.0f}   libbcg729 {bcg_dec:10.0f}   ratio ours/bcg729 {ours_dec / bcg_dec:5.2f}")
+    print(f"G.729A codec throughput, {frames} frames per pass, {REPEATS} alternating passes, CPU time (frames/s)")
+    print(f"  encoder: ours {ours_enc:10.0f}   libbcg729 {bcg_enc:10.0f}   ratio ours/bcg729 {ratio_enc:5.2f}")
+    print(f"  decoder: ours {ours_dec:10.0f}   libbcg729 {bcg_dec:10.0f}   ratio ours/bcg729 {ratio_dec:5.2f}")
     print(f"  real-time channels per core: encoder {ours_enc / 100:.0f}, decoder {ours_dec / 100:.0f}")
     return 0
 

@@ -38,7 +38,7 @@ def _builder(base: Path | None) -> FFI:
         '#include "codec_g729.h"',
         sources=[os.path.join(native, name) for name in SOURCES],
         include_dirs=[native],
-        extra_compile_args=["-O2", "-std=gnu11"],
+        extra_compile_args=["-O3", "-std=gnu11"],
     )
     return ffi
 

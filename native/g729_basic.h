@@ -147,6 +147,46 @@ static inline Word32 Mpy_32_16(Word16 hi, Word16 lo, Word16 n)
     return L_mac(L_mult(hi, n), mult(lo, n), 1);
 }
 
+/* init + sum 2*x[i]*y[i] with exactly the result (and overflow flag) of a
+ * chain of L_mac: when the sum of the absolute products shows that no
+ * partial sum can saturate, plain integer arithmetic gives the same value
+ * (and the loop vectorises); otherwise the saturating chain is run. */
+/* Fast half of g729_mac_n: 1 and *out set when no partial sum can
+ * saturate (in any summation order), 0 otherwise. */
+static inline int g729_mac_fast(Word32 init, const Word16 *x, const Word16 *y, int n, Word32 *out)
+{
+    /* s: the sum of products, wrapping (exact whenever the bound holds);
+     * a: sum of |product| >> 15, so that sum |product| <= (a + n) << 15.
+     * Everything stays in 32-bit lanes so that the loop vectorises. */
+    uint32_t s = 0;
+    int32_t a = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        int32_t p = (int32_t)x[i] * y[i];
+        int32_t m = p >> 31;
+        s += (uint32_t)p;
+        a += ((p ^ m) - m) >> 15;
+    }
+    if ((((int64_t)a + n) << 16) + (init < 0 ? -(int64_t)init : init) > MAX_32)
+        return 0;
+    *out = (Word32)((uint32_t)init + 2u * s);
+    return 1;
+}
+
+static inline Word32 g729_mac_n(Word32 init, const Word16 *x, const Word16 *y, int n)
+{
+    Word32 acc;
+    int i;
+
+    if (g729_mac_fast(init, x, y, n, &acc))
+        return acc;
+    acc = init;
+    for (i = 0; i < n; i++)
+        acc = L_mac(acc, x[i], y[i]);
+    return acc;
+}
+
 Word32 g729_div_32(Word32 num, Word16 denom_hi, Word16 denom_lo);
 Word32 g729_pow2(Word16 exponent, Word16 fraction);
 void g729_log2(Word32 x, Word16 *exponent, Word16 *fraction);

@@ -162,10 +162,16 @@ void g729_residu(const Word16 a[], const Word16 x[], Word16 y[], int lg)
     int i, j;
     Word32 s;
 
+    Word16 ar[G729_MP1];
+
+    for (j = 0; j <= G729_M; j++)
+        ar[j] = a[G729_M - j];
     for (i = 0; i < lg; i++) {
-        s = L_mult(x[i], a[0]);
-        for (j = 1; j <= G729_M; j++)
-            s = L_mac(s, a[j], x[i - j]);
+        if (!g729_mac_fast(0, ar, &x[i - G729_M], G729_MP1, &s)) {
+            s = L_mult(x[i], a[0]);
+            for (j = 1; j <= G729_M; j++)
+                s = L_mac(s, a[j], x[i - j]);
+        }
         s = L_shl(s, 3);
         y[i] = g729_round(s);
     }
@@ -181,9 +187,23 @@ void g729_syn_filt(const Word16 a[], const Word16 x[], Word16 y[], int lg, Word1
     for (i = 0; i < G729_M; i++)
         tmp[i] = mem[i];
     for (i = 0; i < lg; i++) {
-        s = L_mult(x[i], a[0]);
-        for (j = 1; j <= G729_M; j++)
-            s = L_msu(s, a[j], yy[i - j]);
+        /* exact fast path when no partial sum of the L_msu chain can
+         * saturate (same bound as g729_mac_fast) */
+        int32_t p = (int32_t)x[i] * a[0], m = p >> 31, bound = ((p ^ m) - m) >> 15;
+        uint32_t acc = (uint32_t)p;
+        for (j = 1; j <= G729_M; j++) {
+            p = (int32_t)a[j] * yy[i - j];
+            m = p >> 31;
+            acc -= (uint32_t)p;
+            bound += ((p ^ m) - m) >> 15;
+        }
+        if ((((int64_t)bound + G729_MP1) << 16) <= MAX_32) {
+            s = (Word32)(2u * acc);
+        } else {
+            s = L_mult(x[i], a[0]);
+            for (j = 1; j <= G729_M; j++)
+                s = L_msu(s, a[j], yy[i - j]);
+        }
         s = L_shl(s, 3);
         yy[i] = g729_round(s);
     }
@@ -343,16 +363,26 @@ void g729_pred_lt_3(Word16 exc[], int T0, int frac, int L_subfr)
         frac += G729_UP_SAMP;
         x0--;
     }
+    /* 20-tap filter over x0[j-9] .. x0[j+10]: the left half uses the phase
+     * frac, the right half the phase UP_SAMP - frac (sum order does not
+     * matter while nothing saturates; g729_mac_n checks that). */
+    Word16 taps[2 * G729_L_INTER10];
+    for (i = 0, k = 0; i < G729_L_INTER10; i++, k += G729_UP_SAMP) {
+        taps[G729_L_INTER10 - 1 - i] = g729_inter_3l[frac + k];
+        taps[G729_L_INTER10 + i] = g729_inter_3l[G729_UP_SAMP - frac + k];
+    }
     for (j = 0; j < L_subfr; j++) {
-        const Word16 *x1 = x0++;
-        const Word16 *x2 = x0;
-        const Word16 *c1 = &g729_inter_3l[frac];
-        const Word16 *c2 = &g729_inter_3l[G729_UP_SAMP - frac];
-        Word32 s = 0;
-        for (i = 0, k = 0; i < G729_L_INTER10; i++, k += G729_UP_SAMP) {
-            s = L_mac(s, x1[-i], c1[k]);
-            s = L_mac(s, x2[i], c2[k]);
+        Word32 s;
+        if (!g729_mac_fast(0, taps, x0 - (G729_L_INTER10 - 1), 2 * G729_L_INTER10, &s)) {
+            /* saturating: the Recommendation's summation order */
+            const Word16 *c1 = &g729_inter_3l[frac], *c2 = &g729_inter_3l[G729_UP_SAMP - frac];
+            s = 0;
+            for (i = 0, k = 0; i < G729_L_INTER10; i++, k += G729_UP_SAMP) {
+                s = L_mac(s, x0[-i], c1[k]);
+                s = L_mac(s, x0[1 + i], c2[k]);
+            }
         }
+        x0++;
         exc[j] = g729_round(s);
     }
 }

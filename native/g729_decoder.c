@@ -130,21 +130,14 @@ static void pit_pst_filt(const Word16 *signal, const Word16 *scal_sig, int t0_mi
     int i, j, t0 = t0_min;
 
     for (i = t0_min; i <= t0_max; i++) {
-        const Word16 *p = scal_sig, *p1 = scal_sig - i;
-        corr = 0;
-        for (j = 0; j < G729_L_SUBFR; j++)
-            corr = L_mac(corr, p[j], p1[j]);
+        corr = g729_mac_n(0, scal_sig, scal_sig - i, G729_L_SUBFR);
         if (L_sub(corr, cor_max) > 0) {
             cor_max = corr;
             t0 = i;
         }
     }
-    ener = 1;
-    for (i = 0; i < G729_L_SUBFR; i++)
-        ener = L_mac(ener, scal_sig[i - t0], scal_sig[i - t0]);
-    ener0 = 1;
-    for (i = 0; i < G729_L_SUBFR; i++)
-        ener0 = L_mac(ener0, scal_sig[i], scal_sig[i]);
+    ener = g729_mac_n(1, scal_sig - t0, scal_sig - t0, G729_L_SUBFR);
+    ener0 = g729_mac_n(1, scal_sig, scal_sig, G729_L_SUBFR);
     if (cor_max < 0)
         cor_max = 0;
 
@@ -204,9 +197,7 @@ static void agc(struct g729_decoder *st, const Word16 *sig_in, Word16 *sig_out)
 
     for (i = 0; i < G729_L_SUBFR; i++)
         signal[i] = shr(sig_out[i], 2);
-    s = 0;
-    for (i = 0; i < G729_L_SUBFR; i++)
-        s = L_mac(s, signal[i], signal[i]);
+    s = g729_mac_n(0, signal, signal, G729_L_SUBFR);
     if (s == 0) {
         st->past_gain = 0;
         return;
@@ -216,9 +207,7 @@ static void agc(struct g729_decoder *st, const Word16 *sig_in, Word16 *sig_out)
 
     for (i = 0; i < G729_L_SUBFR; i++)
         signal[i] = shr(sig_in[i], 2);
-    s = 0;
-    for (i = 0; i < G729_L_SUBFR; i++)
-        s = L_mac(s, signal[i], signal[i]);
+    s = g729_mac_n(0, signal, signal, G729_L_SUBFR);
     if (s == 0) {
         g0 = 0;
     } else {
@@ -250,7 +239,7 @@ static void post_filter(struct g729_decoder *st, Word16 *syn, const Word16 *Az_4
     const Word16 *Az = Az_4;
     Word16 temp1, temp2;
     Word32 L_tmp;
-    int i, j, i_subfr;
+    int j, i_subfr;
 
     for (i_subfr = 0; i_subfr < G729_L_FRAME; i_subfr += G729_L_SUBFR) {
         int t0_min = *T++ - 3;
@@ -273,13 +262,9 @@ static void post_filter(struct g729_decoder *st, Word16 *syn, const Word16 *Az_4
         memcpy(h, Ap3, G729_MP1 * sizeof h[0]);
         memset(&h[G729_MP1], 0, (G729_L_H - G729_MP1) * sizeof h[0]);
         g729_syn_filt(Ap4, h, h, G729_L_H, &h[G729_MP1], 0);
-        L_tmp = L_mult(h[0], h[0]);
-        for (i = 1; i < G729_L_H; i++)
-            L_tmp = L_mac(L_tmp, h[i], h[i]);
+        L_tmp = g729_mac_n(0, h, h, G729_L_H);
         temp1 = extract_h(L_tmp);
-        L_tmp = L_mult(h[0], h[1]);
-        for (i = 1; i < G729_L_H - 1; i++)
-            L_tmp = L_mac(L_tmp, h[i], h[i + 1]);
+        L_tmp = g729_mac_n(0, h, h + 1, G729_L_H - 1);
         temp2 = extract_h(L_tmp);
         if (temp2 <= 0) {
             temp2 = 0;

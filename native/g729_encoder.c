@@ -44,15 +44,13 @@ static void autocorr(const Word16 x[], Word16 r_h[], Word16 r_l[])
     Word16 y[G729_L_WINDOW];
     Word32 sum;
     Word16 norm;
-    int i, j;
+    int i;
 
     for (i = 0; i < G729_L_WINDOW; i++)
         y[i] = mult_r(x[i], g729_hamwindow[i]);
     do {
         g729_overflow = 0;
-        sum = 1;
-        for (i = 0; i < G729_L_WINDOW; i++)
-            sum = L_mac(sum, y[i], y[i]);
+        sum = g729_mac_n(1, y, y, G729_L_WINDOW);
         if (g729_overflow)
             for (i = 0; i < G729_L_WINDOW; i++)
                 y[i] = shr(y[i], 2);
@@ -62,9 +60,7 @@ static void autocorr(const Word16 x[], Word16 r_h[], Word16 r_l[])
     sum = L_shl(sum, norm);
     L_Extract(sum, &r_h[0], &r_l[0]);
     for (i = 1; i <= G729_M; i++) {
-        sum = 0;
-        for (j = 0; j < G729_L_WINDOW - i; j++)
-            sum = L_mac(sum, y[j], y[j + i]);
+        sum = g729_mac_n(0, y, y + i, G729_L_WINDOW - i);
         sum = L_shl(sum, norm);
         L_Extract(sum, &r_h[i], &r_l[i]);
     }
@@ -386,11 +382,13 @@ static void qua_lsp(struct g729_encoder *st, const Word16 lsp[], Word16 lsp_q[],
 
         /* first stage pre-selection */
         for (i = 0; i < G729_NC0; i++) {
-            Word32 d = 0;
+            Word16 diff[G729_M];
+            Word32 d;
             for (j = 0; j < G729_M; j++) {
-                Word16 tmp = sub(rbuf[j], g729_lspcb1[i][j]);
-                d = L_mac(d, tmp, tmp);
+                Word32 t = (Word32)rbuf[j] - g729_lspcb1[i][j]; /* sub() without the flag */
+                diff[j] = (Word16)(t > 32767 ? 32767 : t < -32768 ? -32768 : t);
             }
+            d = g729_mac_n(0, diff, diff, G729_M);
             if (L_sub(d, dmin) < 0) {
                 dmin = d;
                 c = i;
@@ -431,17 +429,28 @@ static void qua_lsp(struct g729_encoder *st, const Word16 lsp[], Word16 lsp_q[],
 
 /* ---------------------------------------------------------------- pitch */
 
-static Word16 pitch_section_max(const Word16 *scal_sig, int lo, int hi, int step, Word32 *max_out)
+/* The open-loop search works on every other sample: the scaled signal is
+ * split into its even and odd samples so that each correlation is a
+ * contiguous dot product.  Sample n (n = -PIT_MAX .. L_FRAME-1) is at
+ * half[(n + PIT_MAX) & 1][(n + PIT_MAX) >> 1]. */
+struct decimated {
+    Word16 half[2][(G729_L_FRAME + G729_PIT_MAX + 1) / 2];
+};
+
+static const Word16 *decimated_at(const struct decimated *d, int n)
 {
+    return &d->half[(n + G729_PIT_MAX) & 1][(n + G729_PIT_MAX) >> 1];
+}
+
+static Word16 pitch_section_max(const struct decimated *d, int lo, int hi, int step, Word32 *max_out)
+{
+    const Word16 *cur = decimated_at(d, 0);
     Word32 max = MIN_32;
     Word16 T = (Word16)lo;
-    int i, j;
+    int i;
 
     for (i = lo; i < hi; i += step) {
-        const Word16 *p = scal_sig, *p1 = &scal_sig[-i];
-        Word32 sum = 0;
-        for (j = 0; j < G729_L_FRAME; j += 2, p += 2, p1 += 2)
-            sum = L_mac(sum, *p, *p1);
+        Word32 sum = g729_mac_n(0, cur, decimated_at(d, -i), G729_L_FRAME / 2);
         if (L_sub(sum, max) > 0) {
             max = sum;
             T = (Word16)i;
@@ -451,15 +460,12 @@ static Word16 pitch_section_max(const Word16 *scal_sig, int lo, int hi, int step
     return T;
 }
 
-static Word16 pitch_normalised(const Word16 *scal_sig, Word16 T, Word32 max)
+static Word16 pitch_normalised(const struct decimated *d, Word16 T, Word32 max)
 {
     Word16 max_h, max_l, ener_h, ener_l;
-    const Word16 *p = &scal_sig[-T];
-    Word32 sum = 1;
-    int i;
+    const Word16 *p = decimated_at(d, -T);
+    Word32 sum = g729_mac_n(1, p, p, G729_L_FRAME / 2);
 
-    for (i = 0; i < G729_L_FRAME; i += 2, p += 2)
-        sum = L_mac(sum, *p, *p);
     sum = g729_inv_sqrt(sum);
     L_Extract(max, &max_h, &max_l);
     L_Extract(sum, &ener_h, &ener_l);
@@ -471,6 +477,7 @@ static Word16 pitch_ol_fast(const Word16 signal[])
 {
     Word16 scaled_signal[G729_L_FRAME + G729_PIT_MAX];
     Word16 *scal_sig = &scaled_signal[G729_PIT_MAX];
+    struct decimated dec;
     Word16 max1, max2, max3, T1, T2, T3;
     Word32 max, sum;
     int i, j;
@@ -490,29 +497,29 @@ static Word16 pitch_ol_fast(const Word16 signal[])
             scal_sig[i] = signal[i];
     }
 
-    T1 = pitch_section_max(scal_sig, 20, 40, 1, &max);
-    max1 = pitch_normalised(scal_sig, T1, max);
+    for (i = -G729_PIT_MAX; i < G729_L_FRAME; i++)
+        dec.half[(i + G729_PIT_MAX) & 1][(i + G729_PIT_MAX) >> 1] = scal_sig[i];
 
-    T2 = pitch_section_max(scal_sig, 40, 80, 1, &max);
-    max2 = pitch_normalised(scal_sig, T2, max);
+    T1 = pitch_section_max(&dec, 20, 40, 1, &max);
+    max1 = pitch_normalised(&dec, T1, max);
 
-    T3 = pitch_section_max(scal_sig, 80, 143, 2, &max);
+    T2 = pitch_section_max(&dec, 40, 80, 1, &max);
+    max2 = pitch_normalised(&dec, T2, max);
+
+    T3 = pitch_section_max(&dec, 80, 143, 2, &max);
     {
         /* refine around the decimated maximum */
         Word16 t = T3;
         for (j = 0; j < 2; j++) {
             int lag = j == 0 ? t + 1 : t - 1;
-            const Word16 *p = scal_sig, *p1 = &scal_sig[-lag];
-            Word32 s = 0;
-            for (i = 0; i < G729_L_FRAME; i += 2, p += 2, p1 += 2)
-                s = L_mac(s, *p, *p1);
+            Word32 s = g729_mac_n(0, decimated_at(&dec, 0), decimated_at(&dec, -lag), G729_L_FRAME / 2);
             if (L_sub(s, max) > 0) {
                 max = s;
                 T3 = (Word16)lag;
             }
         }
     }
-    max3 = pitch_normalised(scal_sig, T3, max);
+    max3 = pitch_normalised(&dec, T3, max);
 
     /* favour sub-multiples */
     i = sub(shl(T2, 1), T3);
@@ -539,12 +546,7 @@ static Word16 pitch_ol_fast(const Word16 signal[])
 
 static Word32 dot_product(const Word16 x[], const Word16 y[], int lg)
 {
-    Word32 s = 0;
-    int i;
-
-    for (i = 0; i < lg; i++)
-        s = L_mac(s, x[i], y[i]);
-    return s;
+    return g729_mac_n(0, x, y, lg);
 }
 
 /* Correlation of the target with the impulse response, scaled to 13 bits. */
@@ -554,9 +556,7 @@ static void cor_h_x(const Word16 h[], const Word16 X[], Word16 D[])
     int i, j;
 
     for (i = 0; i < G729_L_SUBFR; i++) {
-        s = 0;
-        for (j = i; j < G729_L_SUBFR; j++)
-            s = L_mac(s, X[j], h[j - i]);
+        s = g729_mac_n(0, &X[i], h, G729_L_SUBFR - i);
         y32[i] = s;
         s = L_abs(s);
         if (L_sub(s, max) > 0)
@@ -647,9 +647,7 @@ static Word16 g_pitch(const Word16 xn[], const Word16 y1[], Word16 g_coeff[])
         scaled_y1[i] = shr(y1[i], 2);
 
     g729_overflow = 0;
-    s = 1;
-    for (i = 0; i < G729_L_SUBFR; i++)
-        s = L_mac(s, y1[i], y1[i]);
+    s = g729_mac_n(1, y1, y1, G729_L_SUBFR);
     if (!g729_overflow) {
         exp_yy = norm_l(s);
         yy = g729_round(L_shl(s, exp_yy));
@@ -663,9 +661,7 @@ static Word16 g_pitch(const Word16 xn[], const Word16 y1[], Word16 g_coeff[])
     }
 
     g729_overflow = 0;
-    s = 0;
-    for (i = 0; i < G729_L_SUBFR; i++)
-        s = L_mac(s, xn[i], y1[i]);
+    s = g729_mac_n(0, xn, y1, G729_L_SUBFR);
     if (!g729_overflow) {
         exp_xy = norm_l(s);
         xy = g729_round(L_shl(s, exp_xy));
@@ -788,32 +784,37 @@ static void cor_h(const Word16 H[], Word16 rr[])
             h[i] = shl(H[i], (Word16)k);
     }
 
-    /* diagonal: rr(p,p) = sum_{m=0}^{39-p} h[m]^2 */
-    for (t1 = 0; t1 < 5; t1++) {
-        for (i = 0; i < NB_POS; i++) {
-            int p = t1 + STEP * i, m;
+    /* rr(p,q) = sum_{m=0}^{39-max(p,q)} h[m] h[m+|p-q|]: prefix sums per lag
+     * d, accumulated from m = 0 upwards as the Recommendation does (the
+     * scaling above keeps them below saturation). */
+    {
+        Word32 prefix[G729_L_SUBFR][G729_L_SUBFR];
+        int d, m;
+
+        for (d = 0; d < G729_L_SUBFR; d++) {
             cor = 0;
-            for (m = 0; m < G729_L_SUBFR - p; m++)
-                cor = L_mac(cor, h[m], h[m]);
-            rr[diag[t1] + i] = extract_h(cor);
+            for (m = 0; m < G729_L_SUBFR - d; m++) {
+                cor = L_mac(cor, h[m], h[m + d]);
+                prefix[d][m] = cor;
+            }
         }
-    }
-    /* cross terms: rr(p,q) = sum_{m=0}^{39-max(p,q)} h[m] h[m+|p-q|] */
-    for (t1 = 0; t1 < 5; t1++) {
-        for (t2 = t1 + 1; t2 < 5; t2++) {
-            int base = cross[t1][t2];
-            int a, b;
-            if (t2 == 4 && t1 == 3)
-                continue;
-            for (a = 0; a < NB_POS; a++) {
-                for (b = 0; b < NB_POS; b++) {
-                    int p = t1 + STEP * a, q = t2 + STEP * b, m;
-                    int d = p > q ? p - q : q - p;
-                    int last = p > q ? p : q;
-                    cor = 0;
-                    for (m = 0; m < G729_L_SUBFR - last; m++)
-                        cor = L_mac(cor, h[m], h[m + d]);
-                    rr[base + a * NB_POS + b] = extract_h(cor);
+        for (t1 = 0; t1 < 5; t1++)
+            for (i = 0; i < NB_POS; i++) {
+                int p = t1 + STEP * i;
+                rr[diag[t1] + i] = extract_h(prefix[0][G729_L_SUBFR - 1 - p]);
+            }
+        for (t1 = 0; t1 < 5; t1++) {
+            for (t2 = t1 + 1; t2 < 5; t2++) {
+                int base = cross[t1][t2], a, b2;
+                if (t1 == 3)
+                    continue;
+                for (a = 0; a < NB_POS; a++) {
+                    for (b2 = 0; b2 < NB_POS; b2++) {
+                        int p = t1 + STEP * a, q = t2 + STEP * b2;
+                        int dd = p > q ? p - q : q - p;
+                        int last = p > q ? p : q;
+                        rr[base + a * NB_POS + b2] = extract_h(prefix[dd][G729_L_SUBFR - 1 - last]);
+                    }
                 }
             }
         }
@@ -1449,11 +1450,20 @@ void g729_encode_frame(struct g729_encoder *st, const Word16 pcm[G729_L_FRAME], 
             *ana++ = g729_parity_pitch(index);
 
         g729_pred_lt_3(&exc[i_subfr], T0, T0_frac, G729_L_SUBFR);
-        for (i = 0; i < G729_L_SUBFR; i++) {
-            Word32 s = 0;
-            for (j = 0; j <= i; j++)
-                s = L_mac(s, exc[i_subfr + j], h1[i - j]);
-            y1[i] = extract_h(L_shl(s, 3));
+        {
+            /* y1 = exc * h1 (Convolve); hr is h1 reversed for contiguous sums */
+            Word16 hr[G729_L_SUBFR];
+            for (i = 0; i < G729_L_SUBFR; i++)
+                hr[i] = h1[G729_L_SUBFR - 1 - i];
+            for (i = 0; i < G729_L_SUBFR; i++) {
+                Word32 s;
+                if (!g729_mac_fast(0, &exc[i_subfr], &hr[G729_L_SUBFR - 1 - i], i + 1, &s)) {
+                    s = 0;
+                    for (j = 0; j <= i; j++)
+                        s = L_mac(s, exc[i_subfr + j], h1[i - j]);
+                }
+                y1[i] = extract_h(L_shl(s, 3));
+            }
         }
         gain_pit = g_pitch(xn, y1, g_coeff);
 
