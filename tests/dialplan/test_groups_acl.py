@@ -179,3 +179,38 @@ def test_round_robin_memory_survives_a_reload_without_the_previous_snapshot(grou
     call = FakeCall("0611", "500", "main", answers={"202": DialStatus.ANSWERED})
     run_call(Dialplan.load(grouped), call)
     assert call.rung() == [("202",)]
+
+
+def test_members_follow_their_users_extension_and_leave_with_the_user(grouped):
+    catalog.set_group(grouped, None, "sales", members=list(MEMBERS))
+    users.update_user(grouped, None, "202", {"extension": "212"})
+    users.delete_user(grouped, None, "203")
+    assert [m["extension"] for m in catalog.get_group(grouped, "sales")["members"]] == ["201", "212"]
+    assert [m.extension for m in Dialplan.load(grouped).groups["sales"].members] == ["201", "212"]
+
+
+def test_migration_0402_keeps_members_stored_by_extension(tmp_path, monkeypatch):
+    import shutil as sh
+
+    from wpbxd.config import store as store_module
+    from wpbxd.config.defaults import apply_factory_defaults
+    from wpbxd.config.store import Store
+
+    early = tmp_path / "migrations"
+    early.mkdir()
+    for path in store_module.MIGRATIONS_DIR.glob("*.sql"):
+        if path.name < "0402":
+            sh.copy(path, early / path.name)
+    monkeypatch.setattr(store_module, "MIGRATIONS_DIR", early)
+    s = Store(tmp_path / "old.db")
+    s.migrate()
+    apply_factory_defaults(s)
+    s.execute("INSERT INTO users(name, extension) VALUES ('A', '201'), ('B', '202')")
+    s.execute("INSERT INTO call_groups(name) VALUES ('sales')")
+    s.execute("INSERT INTO call_group_members(group_name, extension, position, ring_time)"
+              " VALUES ('sales', '202', 0, 7), ('sales', '201', 1, NULL), ('sales', '999', 2, NULL)")
+    monkeypatch.undo()
+    assert "0402_call_group_members_by_user" in s.migrate()
+    assert catalog.get_group(s, "sales")["members"] == [{"extension": "202", "ring_time": 7},
+                                                        {"extension": "201", "ring_time": None}]
+    s.close()

@@ -151,7 +151,8 @@ def list_groups(store: Store) -> list[dict[str, Any]]:
     out = []
     for r in store.all("SELECT * FROM call_groups ORDER BY name"):
         members = [{"extension": m["extension"], "ring_time": m["ring_time"]} for m in store.all(
-            "SELECT extension, ring_time FROM call_group_members WHERE group_name = ? ORDER BY position",
+            "SELECT u.extension, m.ring_time FROM call_group_members m JOIN users u ON u.id = m.user_id"
+            " WHERE m.group_name = ? ORDER BY m.position",
             (r["name"],))]
         out.append({**dict(r), "ring_in_use": bool(r["ring_in_use"]), "members": members})
     return out
@@ -186,26 +187,28 @@ def set_group(store: Store, bus: EventBus | None, name: str, *, strategy: str | 
                 store.execute(f"UPDATE call_groups SET {column} = ? WHERE name = ?", (value, name))
         if parsed is not None:
             store.execute("DELETE FROM call_group_members WHERE group_name = ?", (name,))
-            for position, (ext, member_rt) in enumerate(parsed):
-                store.execute("INSERT INTO call_group_members(group_name, extension, position, ring_time)"
-                              " VALUES (?, ?, ?, ?)", (name, ext, position, member_rt))
+            for position, (user_id, member_rt) in enumerate(parsed):
+                store.execute("INSERT INTO call_group_members(group_name, user_id, position, ring_time)"
+                              " VALUES (?, ?, ?, ?)", (name, user_id, position, member_rt))
     _publish(bus, name)
     return get_group(store, name)
 
 
-def _members(store: Store, members: list[Any]) -> list[tuple[str, int | None]]:
-    out: list[tuple[str, int | None]] = []
+def _members(store: Store, members: list[Any]) -> list[tuple[int, int | None]]:
+    """(user id, ring time) of each member, in order."""
+    out: list[tuple[int, int | None]] = []
     for item in members:
         if isinstance(item, dict):
             ext, rt = str(item.get("extension", "")).strip(), item.get("ring_time")
         else:
             ext, _, rt_s = str(item).strip().partition(":")
             rt = rt_s or None
-        if store.one("SELECT 1 FROM users WHERE extension = ?", (ext,)) is None:
+        row = store.one("SELECT id FROM users WHERE extension = ?", (ext,))
+        if row is None:
             raise ValidationError(f"no user with extension {ext!r}", "members")
-        if any(ext == e for e, _ in out):
+        if any(row["id"] == u for u, _ in out):
             raise ValidationError(f"extension {ext} is twice in the group", "members")
-        out.append((ext, _seconds(rt, "members") if rt not in (None, "") else None))
+        out.append((row["id"], _seconds(rt, "members") if rt not in (None, "") else None))
     return out
 
 

@@ -264,8 +264,9 @@ def _load_switches(store: Store) -> dict[str, Switch]:
 
 def _load_groups(store: Store) -> dict[str, CallGroup]:
     members: dict[str, list[Member]] = {}
-    for r in store.all("SELECT group_name, extension, ring_time FROM call_group_members"
-                       " ORDER BY group_name, position"):
+    for r in store.all("SELECT m.group_name, u.extension, m.ring_time FROM call_group_members m"
+                       " JOIN users u ON u.id = m.user_id WHERE u.extension IS NOT NULL"
+                       " ORDER BY m.group_name, m.position"):
         members.setdefault(r["group_name"], []).append(Member(r["extension"], r["ring_time"]))
     return {r["name"]: CallGroup(r["name"], r["strategy"], r["ring_time"], r["timeout"],
                                  bool(r["ring_in_use"]), tuple(members.get(r["name"], ())))
