@@ -13,6 +13,9 @@ from wpbxd.bus import EventBus
 from wpbxd.config.store import Store
 from wpbxd.errors import NotFound, ValidationError
 from wpbxd.events import ConfigChanged
+from wpbxd.sounds.library import check_packages
+from wpbxd.telephony.media.negotiation import DEFAULT_LAN_NETWORKS, networks_setting
+from wpbxd.telephony.media.tones import check_zone
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("dialplan.emergency_numbers", "112,15,17,18,114", "emergency numbers (comma list)", _text),
         Setting("dialplan.emergency_bypasses_acl", 1, "emergency numbers always allowed (1) or subject to ACL groups (0)", _int_range(0, 1)),
         Setting("sip.digest_algorithms", "MD5", "digest algorithms offered, preferred first: MD5, SHA-256 (some phones fail on a SHA-256 challenge)", _text),
+        Setting("pbx.tone_zone", "fr", "call-progress tones (ringback, busy, congestion) of this country: fr, us, uk, de, it, es, nl", check_zone),
+        Setting("pbx.sound_packages", "en,fr", "languages whose system prompts are installed (at most 3, comma list)", check_packages),
+        Setting("media.wideband_on_lan", 1, "offer uncompressed G.711 first to phones on LAN networks (1) or G.729 everywhere except the forced networks (0)", _int_range(0, 1)),
+        Setting("media.lan_networks", DEFAULT_LAN_NETWORKS, "networks the PBX treats as LAN for codec choice (comma list)", networks_setting),
+        Setting("media.wideband_networks", "", "networks where G.711 is always preferred, e.g. a VPN (comma list)", networks_setting),
     ]
 }
 

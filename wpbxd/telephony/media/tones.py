@@ -60,6 +60,15 @@ def cadence(zone: str, tone: str) -> tuple[Segment, ...]:
     return ZONES[zone][tone]
 
 
+def check_zone(value: object) -> str:
+    """Validator of the ``pbx.tone_zone`` setting."""
+    from wpbxd.errors import ValidationError
+    zone = str(value or "").strip().lower()
+    if zone not in ZONES:
+        raise ValidationError(f"unknown tone zone {zone!r} (zones: {', '.join(sorted(ZONES))})")
+    return zone
+
+
 @cache
 def render(zone: str, tone: str) -> bytes:
     """One cadence period of ``tone`` in ``zone`` as s16le 8 kHz PCM (loop it)."""

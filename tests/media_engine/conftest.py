@@ -1,0 +1,29 @@
+"""Fixtures of the media-engine tests: a shared cache for generated prompts, tool checks."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CACHE = Path(__file__).resolve().parents[1] / "artifacts" / "sounds-cache"
+
+
+@pytest.fixture(autouse=True)
+def sounds_cache(monkeypatch):
+    """Generated prompts are cached across runs (espeak-ng runs once per text)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("WPBX_SOUNDS_CACHE", str(CACHE))
+    return CACHE
+
+
+def need_tools(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (Debian: see deps/apt-test.txt)")
+
+
+def sox_has_mp3() -> bool:
+    return any(Path(p).exists() for p in ("/usr/lib/x86_64-linux-gnu/sox/libsox_fmt_mp3.so",
+                                          "/usr/lib/aarch64-linux-gnu/sox/libsox_fmt_mp3.so")) \
+        or "mp3" in os.popen("sox -h 2>/dev/null").read().split("AUDIO FILE FORMATS:")[-1].split("\n")[0]
