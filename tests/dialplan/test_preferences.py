@@ -104,3 +104,16 @@ def test_preferences_go_with_the_user(office):
     preferences.set_prefs(office, None, "101", "all", {"dnd": True})
     users.delete_user(office, None, "101")
     assert office.one("SELECT COUNT(*) AS n FROM user_call_prefs")["n"] == 0
+
+
+def test_a_loop_of_forward_always_is_refused_and_cut_at_run_time(office):
+    preferences.set_prefs(office, None, "101", "internal", {"fwd_always": "102"})
+    preferences.set_prefs(office, None, "102", "internal", {"fwd_always": "100"})
+    with pytest.raises(ValidationError, match="forwarding loop: 100 -> 101 -> 102 -> 100"):
+        preferences.set_prefs(office, None, "100", "internal", {"fwd_always": "101"})
+    preferences.set_prefs(office, None, "100", "external", {"fwd_always": "101"})  # another class: no loop
+    # a loop made behind the service functions' back is still cut by the engine
+    office.execute("UPDATE user_call_prefs SET fwd_always = '101' WHERE call_class = 'internal'"
+                   " AND user_id = (SELECT id FROM users WHERE extension = '102')")
+    call, outcome = call_101(office)
+    assert (outcome.end, outcome.sip_code) == (CallEnd.HANGUP, 482) and call.rings == []

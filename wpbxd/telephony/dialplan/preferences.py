@@ -20,6 +20,7 @@ from wpbxd.telephony.dialplan.model import NO_PREFS, PREF_CLASSES, VOICEMAIL
 
 FIELDS = tuple(asdict(NO_PREFS))
 MAX_SECONDS = 3600
+MAX_FORWARD_CHAIN = 100  # users followed when looking for a forwarding loop
 
 
 def _bool(value: Any, field: str) -> bool:
@@ -89,6 +90,10 @@ def set_prefs(store: Store, bus: EventBus | None, ref: str | int, call_class: st
     if checked.get("missed_email") and not user.email:
         raise ValidationError(f"user {user.extension} has no email address", "missed_email")
     current = get_prefs(store, user.id)
+    for cls in classes:
+        target = checked.get("fwd_always", current[cls]["fwd_always"])
+        if target and target != VOICEMAIL:
+            _check_forward_loop(store, user.extension, target, cls)
     with store.transaction():
         for cls in classes:
             row = {**current[cls], **checked}
@@ -101,3 +106,23 @@ def set_prefs(store: Store, bus: EventBus | None, ref: str | int, call_class: st
     if bus is not None:
         bus.publish(ConfigChanged(procedures.SECTION, f"prefs:{user.id}"))
     return get_prefs(store, user.id)
+
+
+def _check_forward_loop(store: Store, start: str, target: str, call_class: str) -> None:
+    """Refuse "forward always" chains that come back (101 -> 102 -> 101).
+
+    A forwarded call keeps the class of its original caller, so the chain
+    follows the same class all along.
+    """
+    chain = [start, target]
+    current = target
+    for _ in range(MAX_FORWARD_CHAIN):
+        row = store.one("SELECT p.fwd_always FROM user_call_prefs p JOIN users u ON u.id = p.user_id"
+                        " WHERE u.extension = ? AND p.call_class = ?", (current, call_class))
+        nxt = row["fwd_always"] if row else ""
+        if not nxt or nxt == VOICEMAIL:
+            return
+        if nxt in chain:
+            raise ValidationError(f"forwarding loop: {' -> '.join(chain + [nxt])}", "fwd_always")
+        chain.append(nxt)
+        current = nxt
