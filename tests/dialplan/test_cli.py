@@ -62,3 +62,34 @@ def test_trace_of_an_acl_denial_and_of_preferences(wpbxd):
     busy = ctl("dialplan", "trace", "--from", "101", "--to", "102", "--busy", "102").stdout
     assert "102 is in a call and call waiting is off: busy" in busy
     assert "102 forwards when busy to 101" in busy
+
+
+def test_smtp_profile_and_send_test_mail_from_the_console(wpbxd):
+    import pytest
+
+    controller_mod = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is in deps/pip-test.txt")
+    from tests.daemon_runner import free_port
+
+    received = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    controller = controller_mod.Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        ctl = wpbxd.ctl
+        ctl("smtp", "set", "--sender", "pbx@example.com", "--server", "127.0.0.1", "--port", str(controller.port),
+            "--helo", "pbx.example.com", "--password", "secret")
+        shown = ctl("smtp", "show").stdout
+        assert "password: ********" in shown and "secret" not in shown
+        assert "test mail sent to admin@example.com" in ctl("smtp", "test", "admin@example.com").stdout
+        assert received == [["admin@example.com"]]
+    finally:
+        controller.stop()
+    failed = wpbxd.ctl("smtp", "test", "admin@example.com", check=False)
+    assert failed.returncode != 0 and "cannot send mail through 127.0.0.1" in failed.stderr
+    bad = wpbxd.ctl("smtp", "set", "--sender", "not-an-address", check=False)
+    assert bad.returncode != 0 and "is not an email address" in bad.stderr
