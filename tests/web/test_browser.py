@@ -210,6 +210,8 @@ def test_screenshots_of_the_main_pages(page, box):
         pages += [("/devices", "devices"), ("/ports", "ports"), ("/settings/network", "network")]
     if "smtp.set" in commands:
         pages.append(("/settings/smtp", "smtp"))
+    if "backup.create" in commands:
+        pages.append(("/settings/backup", "backup"))
     for path, name in pages:
         response = page.goto(path)
         assert response.status == 200, path

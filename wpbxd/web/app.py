@@ -59,6 +59,7 @@ SETTING_GROUPS = {
     "web": ("Web access", None),
     "sip": ("SIP", "registrations.list"),
     "dialplan": ("Dialplan general", "dialplan.trace"),
+    "media": ("SIP-RTP media", "calls.list"),
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -696,12 +697,18 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         if "registrations.list" in cmds:
             counts.append(("Registrations", len(registered_extensions(env)), "/users"))
         counts.append(("Users", store.one("SELECT COUNT(*) AS n FROM users")["n"], "/users"))
+        sensors = []
+        if "hw.sensors" in cmds:
+            for reading in env.call("hw.sensors") or []:
+                value = reading.get("value")
+                text = f"{value:g} {reading.get('unit', '')}" if value is not None else (reading.get("error") or "no reading")
+                sensors.append((reading.get("name", "?"), text))
         details = [("Version", __version__), ("Data", str(env.data_dir))]
         if mem:
             details.append(("Memory", f"{system.human_bytes(mem.used)} of {system.human_bytes(mem.total)}"))
         if disk:
             details.append(("Storage", f"{system.human_bytes(disk.used)} of {system.human_bytes(disk.total)}"))
-        return render("info", "Info", "info", pictures=pictures, counts=counts, details=details)
+        return render("info", "Info", "info", pictures=pictures, counts=counts, details=details + sensors)
 
     def cdr_filters() -> tuple[dict[str, str], dict[str, str], str, tuple]:
         q = {k: _query().get(k, "").strip() for k in ("from", "to", "user", "disposition")}
@@ -815,6 +822,8 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
             groups.append(("smtp", "Email (SMTP)"))
         if "net.show" in cmds:
             groups.append(("network", "Network"))
+        if "backup.create" in cmds:
+            groups.append(("backup", "Backup"))
         return groups
 
     SMTP_FIELDS = ("sender", "server", "port", "security", "username", "password", "helo", "verify_tls")
@@ -908,10 +917,12 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
                       created=created, name=name, fmt_time=lambda t: datetime.datetime.fromtimestamp(
                           t, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if t else "never")
 
-    from wpbxd.web import api, dialplan_pages, network_pages
+    from wpbxd.web import api, backup_pages, dialplan_pages, network_pages
 
     dialplan_pages.install(app, env, page, render, flash)
     network_pages.install(app, env, page, render, flash, setting_groups)
+    backup_pages.install(app, env, page, render, flash, setting_groups,
+                         lambda what: access.check_super(me(), what))
     app.mount("/api/v1/", api.make_api(env))
     return app
 

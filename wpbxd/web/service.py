@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 WORKER_THREADS = 8
 CONTROL_TIMEOUT = 5.0  # seconds a page waits for a control command
+SLOW_TIMEOUT = 300.0  # seconds for commands that copy files (backup, restore, mail tests)
+SLOW_COMMANDS = ("backup.", "smtp.test", "storage.")
 SHUTDOWN_TIMEOUT = 2.0  # seconds
 APPLIANCE_HTTP_PORT = 80
 RESTART_KEYS = ("web.https", "web.http_redirect_port")
@@ -54,7 +56,7 @@ class WebService:
         if loop is None or loop.is_closed():
             raise RuntimeError("the daemon's loop is not running")
         future = asyncio.run_coroutine_threadsafe(self.ctx.control.call(cmd, args), loop)
-        return future.result(CONTROL_TIMEOUT)
+        return future.result(SLOW_TIMEOUT if cmd.startswith(SLOW_COMMANDS) else CONTROL_TIMEOUT)
 
     # -- life cycle --
     async def start(self) -> None:
