@@ -73,6 +73,9 @@ def test_shaper_scenario_bridges_eth0_and_eth2_and_forwards(box):
     assert tc_classes(topo, "eth0")[0x10001] == UPLOAD_KBIT * 1000 // 8
     assert tc_classes(topo, "ifb0")[0x10001] == DOWNLOAD_KBIT * 1000 // 8
     assert pbx.call("net.apply", {})["changes"] == [], "applying the same state changes nothing"
+    pbx.stop()
+    pbx.start()
+    assert pbx.call("net.show")["last_changes"] == [], "a new process finds the same bridge and tc tree"
 
     code, env = topo.udhcpc("lan2", "lan2", "lan2-isp", "laptop")
     assert code == 0 and env["ip"].startswith("192.0.2."), "DHCP from the ISP crosses wbr0"

@@ -161,7 +161,7 @@ class NetService:
             await self.clients.pop(device).stop()
             self.wan_leases.pop(device, None)
         target = plan(state, self.wan_leases, cfg.sip_port, (cfg.rtp_low, cfg.rtp_high))
-        changes = await self._reconcile(target)
+        changes = list(await self._reconcile(target))
         for device in target.dhcp_clients:
             if device not in self.clients:
                 client = WanDhcpClient(device, cfg.data_dir / WAN_LEASE_DIR, state.hostname, self._wan_changed)
