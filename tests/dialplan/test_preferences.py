@@ -117,3 +117,12 @@ def test_a_loop_of_forward_always_is_refused_and_cut_at_run_time(office):
                    " AND user_id = (SELECT id FROM users WHERE extension = '102')")
     call, outcome = call_101(office)
     assert (outcome.end, outcome.sip_code) == (CallEnd.HANGUP, 482) and call.rings == []
+
+
+def test_the_shorter_of_the_dial_timeout_and_the_callee_call_timeout_applies(office):
+    procedures.add_entry(office, None, "main", "101", [{"app": "dial", "params": {"target": "101", "timeout": 8}}])
+    for pref, expected in ((None, 8), (5, 5), (30, 8)):
+        preferences.set_prefs(office, None, "101", "external", {"call_timeout": pref})
+        call = FakeCall("0611", "101", "main")
+        run_call(Dialplan.load(office), call)
+        assert call.rings[0][0].ring_time == expected, pref

@@ -2,7 +2,8 @@
 
 Parameters: ``target`` — one destination or several separated by ``&``
 (``${called}`` is the called number); ``timeout`` — seconds to ring (optional;
-default: the callee's own call timeout, else the PBX ring time).
+when the callee also set a call timeout, the shorter one applies; with neither,
+the PBX ring time).
 
 Every number is checked against the ACL group of the calling user first (a
 denied call ends with 403). When the target is a single user, that user's call
@@ -109,7 +110,8 @@ class Dial(Application):
             if prefs.fwd_busy:
                 return await _forward(ctx, env, user, prefs.fwd_busy, "when busy")
             return CONTINUE
-        ring_time = prefs.call_timeout or timeout or env.plan.ring_time
+        limits = [t for t in (prefs.call_timeout, timeout) if t]
+        ring_time = min(limits) if limits else env.plan.ring_time
         targets = ringing.user_targets(ctx, env, user, ring_time)
         if not state.registered:
             targets = targets[1:]
