@@ -10,6 +10,7 @@ plugged back is used again with what was written meanwhile.
 import hashlib
 import json
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -130,3 +131,29 @@ def test_key_initialized_used_pulled_during_writes_and_plugged_back(wpbxd, key):
             rel = path.relative_to(on_key).as_posix()
             assert writer.saved.get(rel) == sha(path), f"{rel} is torn or was never reported saved"
     assert not list(internal.rglob("*.wav"))  # moved onto the key
+
+
+def test_factory_reset_at_the_boot_menu_wipes_the_key_when_it_is_mounted_next(wpbxd_factory, key):
+    from wpbxd.config.store import Store
+    from wpbxd.console import recovery
+
+    pbx = wpbxd_factory()
+    data = pbx.data_dir
+    pbx.ctl("storage", "rule", f"name:{key.name}")
+    pbx.ctl("storage", "initialize", key.name, "--yes")
+    areas.write_file(data, "voicemail", "101/msg0001.wav", [b"old message"])
+    areas.write_file(data, "backups", "keep-me.tar.gz", [b"a backup"])
+    pbx.stop()
+    subprocess.run(["umount", str(data / "usb")], check=True)  # as a reboot does
+    store = Store(data / "wpbx.db")  # what the serial boot menu does before the services start
+    recovery.factory_reset(store, None, data)
+    # the reset brought the rule back to 'usb'; the loop device stands in for the USB key again
+    store.execute("INSERT INTO storage_config(id, device_rule) VALUES (1, ?)", (f"name:{key.name}",))
+    store.close()
+    again = wpbxd_factory(data_dir=data)
+    status = again.call("storage.status")
+    assert status["storage"] == "usb"
+    assert not (data / "usb" / "voicemail" / "101").exists()
+    assert (data / "usb" / "backups" / "keep-me.tar.gz").read_bytes() == b"a backup"
+    assert not (data / areas.WIPE_MARKER).exists()
+    assert "factory reset: 1 entries removed from the USB key" in again.log()

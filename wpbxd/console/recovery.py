@@ -4,7 +4,8 @@
 ban — nothing else changes. ``factory_reset`` empties every configuration table
 (except the box's identity and the schema bookkeeping), writes the factory
 defaults again and deletes the data areas' files (voicemail, recordings, faxes,
-CDR files, custom sounds). Backups are kept on purpose: recovering a box and then
+CDR files, custom sounds) — on internal storage at once, and on the USB key when
+the storage service mounts it next (a marker file in the data directory). Backups are kept on purpose: recovering a box and then
 restoring a backup is the usual way back. Both run before the other services
 start (boot menu) and publish ``ConfigChanged``.
 
@@ -12,8 +13,8 @@ This module asks no questions: confirmation and the recovery code are checked by
 the screens (``screens.py``).
 """
 
+import os
 import secrets
-import shutil
 from pathlib import Path
 
 from wpbxd.bus import EventBus
@@ -86,20 +87,10 @@ def factory_reset(store: Store, bus: EventBus | None, data_dir: Path) -> str:
         for table in config_tables(store):
             store.execute(f'DELETE FROM "{table}"')
         apply_factory_defaults(store)
-    removed = 0
-    root = areas.storage_root(data_dir)
-    for area in areas.AREAS:
-        if area in KEPT_AREAS:
-            continue
-        folder = root / area
-        if not folder.is_dir():
-            continue
-        for child in folder.iterdir():
-            removed += 1
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
+    roots = {os.path.realpath(areas.storage_root(data_dir)), os.path.realpath(areas.internal_root(data_dir))}
+    removed = sum(areas.wipe_areas(Path(root), keep=tuple(KEPT_AREAS)) for root in sorted(roots))
+    # the USB key is mounted only later (the boot menu runs first): wipe it when it is
+    (Path(data_dir) / areas.WIPE_MARKER).touch()
     if bus is not None:
         bus.publish(ConfigChanged("all"))
     return f"System recovered: factory configuration written, {removed} data file(s) removed (backups kept)."

@@ -14,6 +14,7 @@ the storage; if the key goes away meanwhile, the write fails with
 """
 
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ AREAS = ("voicemail", "recordings", "faxes", "cdr", "sounds", "backups")
 STORAGE_LINK = "storage"
 INTERNAL_DIR = "internal"
 PARTIAL_SUFFIX = ".partial"
+WIPE_MARKER = ".wipe-storage"  # a factory reset happened while the USB key was not mounted
 
 
 class AreaWriteError(UserError):
@@ -67,6 +69,22 @@ def point_storage_at(data_dir: Path, target: Path) -> None:
     rel = INTERNAL_DIR if Path(target) == internal_root(data_dir) else str(target)
     os.symlink(rel, tmp)
     os.replace(tmp, link)
+
+
+def wipe_areas(root: Path, keep: tuple[str, ...] = ("backups",)) -> int:
+    """Delete everything inside the areas under ``root`` except ``keep``; count the entries."""
+    removed = 0
+    for area in AREAS:
+        folder = Path(root) / area
+        if area in keep or not folder.is_dir():
+            continue
+        for child in folder.iterdir():
+            removed += 1
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    return removed
 
 
 def write_file(data_dir: Path, area: str, relpath: str, chunks: Iterable[bytes]) -> Path:

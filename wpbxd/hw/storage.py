@@ -556,12 +556,16 @@ class StorageService:
 
     async def start(self) -> None:
         areas.ensure_areas(self.data_dir)
+        link = areas.storage_root(self.data_dir)
+        if os.path.realpath(link) == os.path.realpath(self.mount_point) and not os.path.ismount(self.mount_point):
+            areas.point_storage_at(self.data_dir, areas.internal_root(self.data_dir))  # key gone while down
         loop = asyncio.get_running_loop()
         try:
             self.source.start(loop, self._on_event)
         except (OSError, ImportError) as err:
             log.warning("storage: no device events (%s); USB keys are seen at start only", err)
         await self.rescan()
+        (self.data_dir / areas.WIPE_MARKER).unlink(missing_ok=True)  # no key now: nothing more to wipe
 
     async def stop(self) -> None:
         self.source.stop()
@@ -641,6 +645,11 @@ class StorageService:
             if os.path.ismount(self.mount_point):
                 _run(["umount", "-l", str(self.mount_point)])
             _run(["mount", "-t", "ext4", "-o", MOUNT_OPTIONS, part.path, str(self.mount_point)])
+        marker = self.data_dir / areas.WIPE_MARKER
+        if marker.exists():
+            wiped = areas.wipe_areas(self.mount_point)
+            marker.unlink()
+            log.warning("storage: factory reset: %d entries removed from the USB key (backups kept)", wiped)
         for area in areas.AREAS:
             (self.mount_point / area).mkdir(exist_ok=True)
             for leftover in (self.mount_point / area).rglob(f"*{areas.PARTIAL_SUFFIX}"):
