@@ -62,6 +62,17 @@ def test_api_applies_the_admin_rules_and_csv_import_is_all_or_nothing(web):
     assert r.status_code == 201 and [u["extension"] for u in r.json()] == ["601", "602"]
 
 
+def test_api_registrations_and_live_calls_when_sip_runs(web):
+    if "registrations.list" not in web.daemon.call("help"):
+        pytest.skip("the SIP service is not in this daemon")
+    token = web.token()
+    assert web.api("GET", "/registrations", token).json() == []
+    assert web.api("GET", "/registered", token).json() == []
+    assert web.api("GET", "/calls", token).json() == []
+    paths = web.api("GET", "/openapi.json", token="").json()["paths"]
+    assert {"/registrations", "/calls", "/cdr"} <= set(paths)
+
+
 def test_openapi_document_describes_the_running_api(web):
     r = web.api("GET", "/openapi.json", token="")
     doc = r.json()

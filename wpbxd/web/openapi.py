@@ -44,7 +44,7 @@ def _user_input(required: list[str], with_passwords: bool) -> dict[str, Any]:
     return schema
 
 
-REF = {"name": "ref", "in": "path", "required": True, "schema": _S,
+REF = {"name": "ref", "in": "path", "required": True, "schema": _S, "example": "admin",
        "description": "user id, extension or login"}
 
 
