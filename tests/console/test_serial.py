@@ -148,6 +148,11 @@ def test_recover_system_needs_the_word_and_the_recovery_code(tmp_path, cable, bo
     code = prepare(data, countdown=3)
     boot = booting(data)
     cable.expect(r"Choice \[1-3\]: ")
+    cable.type("\r")  # a person is there: the countdown stops
+    cable.expect(r"Choice \[1-3\]: ")
+    cable.pull()  # a loose cable at the boot menu: plugged back, the menu is shown again
+    cable.plug()
+    cable.expect(r"(?s)\(line back\).*3  Recover system.*Choice \[1-3\]: ")
     cable.type("3\r")
     cable.expect(r"Type RECOVER to go on: ")
     cable.type("RECOVER\r")

@@ -177,6 +177,7 @@ class ConsoleService:
             "--data", str(self.config.data_dir), "--mode", self.config.mode,
         ]
         self.state = "off"
+        self._reconnected = False
         ctx.control.register("console.auth", self._auth_command)
         ctx.control.register("box.info", self._box_info)
         ctx.control.register("box.boot_countdown", self._set_countdown)
@@ -258,6 +259,7 @@ class ConsoleService:
         while True:
             await asyncio.sleep(RECONNECT_INTERVAL)
             if not self.line.is_open and self.line.open():
+                self._reconnected = True
                 self._inbox.put_nowait(b"")  # wake the session: show its prompt again
 
     async def _next(self, screen: Screen) -> list | None:
@@ -277,6 +279,9 @@ class ConsoleService:
         self._send(f"\r\nwpbx {__version__}\r\n".encode() + menu.take_output())
         while True:
             effects = await self._next(menu)
+            if effects == [] and self._reconnected:
+                self._reconnected = False
+                menu.action_done("(line back)")  # a fresh terminal sees the menu again
             self._send(menu.take_output())
             for effect in effects or ():
                 if isinstance(effect, Boot):
