@@ -9,6 +9,8 @@
 
 __thread int g729_overflow;
 
+static inline int32_t abs32(int32_t v) { return v < 0 ? -v : v; }
+
 Word32 g729_div_32(Word32 num, Word16 denom_hi, Word16 denom_lo)
 {
     Word16 approx, hi, lo, n_hi, n_lo;
@@ -163,9 +165,26 @@ void g729_residu(const Word16 a[], const Word16 x[], Word16 y[], int lg)
     Word32 s;
 
     Word16 ar[G729_MP1];
+    int32_t suma = 0, maxx = 0;
 
-    for (j = 0; j <= G729_M; j++)
+    for (j = 0; j <= G729_M; j++) {
         ar[j] = a[G729_M - j];
+        suma += a[j] < 0 ? -(int32_t)a[j] : a[j];
+    }
+    for (i = -G729_M; i < lg; i++) {
+        int32_t v = x[i] < 0 ? -(int32_t)x[i] : x[i];
+        maxx = v > maxx ? v : maxx;
+    }
+    if (2 * (int64_t)suma * maxx <= MAX_32) {
+        /* no partial sum can saturate anywhere in the block */
+        for (i = 0; i < lg; i++) {
+            int32_t acc = 0;
+            for (j = 0; j <= G729_M; j++)
+                acc += (int32_t)ar[j] * x[i - G729_M + j];
+            y[i] = g729_round(L_shl(2 * acc, 3));
+        }
+        return;
+    }
     for (i = 0; i < lg; i++) {
         if (!g729_mac_fast(0, ar, &x[i - G729_M], G729_MP1, &s)) {
             s = L_mult(x[i], a[0]);
@@ -177,35 +196,55 @@ void g729_residu(const Word16 a[], const Word16 x[], Word16 y[], int lg)
     }
 }
 
+/* One output of the L_msu chain of the synthesis filter, exactly. */
+static Word32 syn_filt_sample(const Word16 a[], Word16 x, const Word16 *yy)
+{
+    /* fast when no partial sum can saturate (same bound as g729_mac_fast) */
+    int32_t p = (int32_t)x * a[0], bound = abs32(p) >> 15;
+    uint32_t acc = (uint32_t)p;
+    Word32 s;
+    int j;
+
+    for (j = 1; j <= G729_M; j++) {
+        p = (int32_t)a[j] * yy[-j];
+        acc -= (uint32_t)p;
+        bound += abs32(p) >> 15;
+    }
+    if ((((int64_t)bound + G729_MP1) << 16) <= MAX_32)
+        return (Word32)(2u * acc);
+    s = L_mult(x, a[0]);
+    for (j = 1; j <= G729_M; j++)
+        s = L_msu(s, a[j], yy[-j]);
+    return s;
+}
+
 void g729_syn_filt(const Word16 a[], const Word16 x[], Word16 y[], int lg, Word16 mem[], int update)
 {
     Word16 tmp[G729_M + G729_L_FRAME];
     Word16 *yy = tmp + G729_M;
-    Word32 s;
+    int32_t sum_a1 = 0, a0 = abs32(a[0]), maxy = 0;
     int i, j;
 
-    for (i = 0; i < G729_M; i++)
+    /* maxy: running maximum of |past outputs| (memory included), so that
+     * 2 (|x a0| + maxy sum|a_j|) bounds every partial sum of the chain */
+    for (j = 1; j <= G729_M; j++)
+        sum_a1 += abs32(a[j]);
+    for (i = 0; i < G729_M; i++) {
         tmp[i] = mem[i];
+        maxy = abs32(mem[i]) > maxy ? abs32(mem[i]) : maxy;
+    }
     for (i = 0; i < lg; i++) {
-        /* exact fast path when no partial sum of the L_msu chain can
-         * saturate (same bound as g729_mac_fast) */
-        int32_t p = (int32_t)x[i] * a[0], m = p >> 31, bound = ((p ^ m) - m) >> 15;
-        uint32_t acc = (uint32_t)p;
-        for (j = 1; j <= G729_M; j++) {
-            p = (int32_t)a[j] * yy[i - j];
-            m = p >> 31;
-            acc -= (uint32_t)p;
-            bound += ((p ^ m) - m) >> 15;
-        }
-        if ((((int64_t)bound + G729_MP1) << 16) <= MAX_32) {
-            s = (Word32)(2u * acc);
-        } else {
-            s = L_mult(x[i], a[0]);
+        Word32 s;
+        if (2 * ((int64_t)abs32(x[i]) * a0 + (int64_t)sum_a1 * maxy) <= MAX_32) {
+            int32_t acc = (int32_t)x[i] * a[0];
             for (j = 1; j <= G729_M; j++)
-                s = L_msu(s, a[j], yy[i - j]);
+                acc -= (int32_t)a[j] * yy[i - j];
+            s = 2 * acc;
+        } else {
+            s = syn_filt_sample(a, x[i], &yy[i]);
         }
-        s = L_shl(s, 3);
-        yy[i] = g729_round(s);
+        yy[i] = g729_round(L_shl(s, 3));
+        maxy = abs32(yy[i]) > maxy ? abs32(yy[i]) : maxy;
     }
     for (i = 0; i < lg; i++)
         y[i] = yy[i];
@@ -371,9 +410,22 @@ void g729_pred_lt_3(Word16 exc[], int T0, int frac, int L_subfr)
         taps[G729_L_INTER10 - 1 - i] = g729_inter_3l[frac + k];
         taps[G729_L_INTER10 + i] = g729_inter_3l[G729_UP_SAMP - frac + k];
     }
+    /* running maximum of |input| over everything the filter reads (outputs
+     * written into exc are read back when T0 < L_subfr): while
+     * 2 * sum|taps| * max stays below MAX_32 nothing can saturate */
+    int32_t sum_taps = 0, maxx = 0;
+    for (i = 0; i < 2 * G729_L_INTER10; i++)
+        sum_taps += abs32(taps[i]);
+    for (i = -(G729_L_INTER10 - 1); i <= L_subfr + G729_L_INTER10; i++)
+        maxx = abs32(x0[i]) > maxx ? abs32(x0[i]) : maxx;
     for (j = 0; j < L_subfr; j++) {
         Word32 s;
-        if (!g729_mac_fast(0, taps, x0 - (G729_L_INTER10 - 1), 2 * G729_L_INTER10, &s)) {
+        if (2 * (int64_t)sum_taps * maxx <= MAX_32) {
+            int32_t acc = 0;
+            for (i = 0; i < 2 * G729_L_INTER10; i++)
+                acc += (int32_t)taps[i] * x0[i - (G729_L_INTER10 - 1)];
+            s = 2 * acc;
+        } else if (!g729_mac_fast(0, taps, x0 - (G729_L_INTER10 - 1), 2 * G729_L_INTER10, &s)) {
             /* saturating: the Recommendation's summation order */
             const Word16 *c1 = &g729_inter_3l[frac], *c2 = &g729_inter_3l[G729_UP_SAMP - frac];
             s = 0;
@@ -384,6 +436,7 @@ void g729_pred_lt_3(Word16 exc[], int T0, int frac, int L_subfr)
         }
         x0++;
         exc[j] = g729_round(s);
+        maxx = abs32(exc[j]) > maxx ? abs32(exc[j]) : maxx;
     }
 }
 

@@ -382,13 +382,16 @@ static void qua_lsp(struct g729_encoder *st, const Word16 lsp[], Word16 lsp_q[],
 
         /* first stage pre-selection */
         for (i = 0; i < G729_NC0; i++) {
-            Word16 diff[G729_M];
+            /* sum of squares of sub(rbuf, cb): every term is positive, so the
+             * L_mac chain saturates exactly when the true sum exceeds MAX_32 */
+            int64_t sq = 0;
             Word32 d;
             for (j = 0; j < G729_M; j++) {
-                Word32 t = (Word32)rbuf[j] - g729_lspcb1[i][j]; /* sub() without the flag */
-                diff[j] = (Word16)(t > 32767 ? 32767 : t < -32768 ? -32768 : t);
+                int32_t t = (int32_t)rbuf[j] - g729_lspcb1[i][j];
+                t = t > 32767 ? 32767 : t < -32768 ? -32768 : t;
+                sq += (int64_t)t * t;
             }
-            d = g729_mac_n(0, diff, diff, G729_M);
+            d = 2 * sq > MAX_32 ? MAX_32 : (Word32)(2 * sq);
             if (L_sub(d, dmin) < 0) {
                 dmin = d;
                 c = i;
@@ -791,11 +794,26 @@ static void cor_h(const Word16 H[], Word16 rr[])
         Word32 prefix[G729_L_SUBFR][G729_L_SUBFR];
         int d, m;
 
-        for (d = 0; d < G729_L_SUBFR; d++) {
-            cor = 0;
-            for (m = 0; m < G729_L_SUBFR - d; m++) {
-                cor = L_mac(cor, h[m], h[m + d]);
-                prefix[d][m] = cor;
+        int64_t energy = 0;
+
+        for (m = 0; m < G729_L_SUBFR; m++)
+            energy += (int32_t)h[m] * h[m];
+        if (2 * energy <= MAX_32) {
+            /* |any partial cross sum| <= energy: nothing can saturate */
+            for (d = 0; d < G729_L_SUBFR; d++) {
+                int32_t acc = 0;
+                for (m = 0; m < G729_L_SUBFR - d; m++) {
+                    acc += 2 * (int32_t)h[m] * h[m + d];
+                    prefix[d][m] = acc;
+                }
+            }
+        } else {
+            for (d = 0; d < G729_L_SUBFR; d++) {
+                cor = 0;
+                for (m = 0; m < G729_L_SUBFR - d; m++) {
+                    cor = L_mac(cor, h[m], h[m + d]);
+                    prefix[d][m] = cor;
+                }
             }
         }
         for (t1 = 0; t1 < 5; t1++)
@@ -1449,7 +1467,8 @@ void g729_encode_frame(struct g729_encoder *st, const Word16 pcm[G729_L_FRAME], 
         if (i_subfr == 0)
             *ana++ = g729_parity_pitch(index);
 
-        g729_pred_lt_3(&exc[i_subfr], T0, T0_frac, G729_L_SUBFR);
+        /* exc[i_subfr..] already holds the adaptive codebook vector of
+         * (T0, T0_frac): pitch_fr3_fast leaves the chosen one in place. */
         {
             /* y1 = exc * h1 (Convolve); hr is h1 reversed for contiguous sums */
             Word16 hr[G729_L_SUBFR];
