@@ -129,6 +129,7 @@ def test_reset_admin_password_gives_admin_wildix_must_change_and_lifts_bans(tmp_
     cable.type("admin\r")
     cable.expect(r"Password: ")
     cable.type("wildix\r")
+    cable.expect(r"The admin password must be changed")
     cable.expect(r"wpbx console \(serial\)")
     cable.expect(r"Choice \[0-9\]: ")
     cable.type("7\r")

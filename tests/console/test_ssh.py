@@ -99,6 +99,7 @@ def ssh_login(port: int, tmp: Path) -> PtyProcess:
 
 
 def test_ssh_menu_shows_syslog_and_guards_the_shell(ssh_server, wpbxd):
+    need_tool("ping")
     port, tmp = ssh_server
     term = ssh_login(port, tmp)
     try:
@@ -124,6 +125,15 @@ def test_ssh_menu_shows_syslog_and_guards_the_shell(ssh_server, wpbxd):
         term.type("echo MARK$((6*7))\r")
         term.expect(r"MARK42")
         term.type("exit\r")
+        term.expect(r"Choice \[0-9\]: ")
+        term.type("2\r")
+        term.expect(r"lo\s+\S+\s+.*127\.0\.0\.1/8")  # network status: the loopback link and address
+        term.expect(r"Choice \[0-9\]: ")
+        term.type("3\r127.0.0.1\r1\r")
+        term.expect(r"4 packets transmitted, 4 received")
+        term.expect(r"Choice \[0-9\]: ")
+        term.type("4\r")
+        term.expect(r"\(none\)")  # nobody registered yet
         term.expect(r"Choice \[0-9\]: ")
         term.type("8\r")
         term.expect(r"Shut the PBX down.*Type yes to confirm: ")

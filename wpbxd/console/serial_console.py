@@ -331,6 +331,9 @@ class ConsoleService:
                 elif isinstance(effect, LoggedIn):
                     log.info("console: %s logged in on %s", effect.login, self.config.console_tty)
                     self._send(login.take_output())
+                    if users.get_user(self.ctx.store, effect.login).must_change_password:
+                        self._send(b"\r\nThe admin password must be changed: the web interface asks for a "
+                                   b"new one at the next login.\r\n")
                     return True
             self._send(login.take_output())
 
