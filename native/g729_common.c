@@ -223,7 +223,11 @@ void g729_syn_filt(const Word16 a[], const Word16 x[], Word16 y[], int lg, Word1
     Word16 tmp[G729_M + G729_L_FRAME];
     Word16 *yy = tmp + G729_M;
     int32_t sum_a1 = 0, a0 = abs32(a[0]), maxy = 0;
+    Word16 ar[G729_M]; /* a[10] .. a[1]: forward dot product with yy[i-10 .. i-1] */
     int i, j;
+
+    for (j = 0; j < G729_M; j++)
+        ar[j] = a[G729_M - j];
 
     /* maxy: running maximum of |past outputs| (memory included), so that
      * 2 (|x a0| + maxy sum|a_j|) bounds every partial sum of the chain */
@@ -236,10 +240,10 @@ void g729_syn_filt(const Word16 a[], const Word16 x[], Word16 y[], int lg, Word1
     for (i = 0; i < lg; i++) {
         Word32 s;
         if (2 * ((int64_t)abs32(x[i]) * a0 + (int64_t)sum_a1 * maxy) <= MAX_32) {
-            int32_t acc = (int32_t)x[i] * a[0];
-            for (j = 1; j <= G729_M; j++)
-                acc -= (int32_t)a[j] * yy[i - j];
-            s = 2 * acc;
+            int32_t acc = 0;
+            for (j = 0; j < G729_M; j++)
+                acc += (int32_t)ar[j] * yy[i - G729_M + j];
+            s = 2 * ((int32_t)x[i] * a[0] - acc);
         } else {
             s = syn_filt_sample(a, x[i], &yy[i]);
         }
