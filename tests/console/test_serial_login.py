@@ -1,6 +1,7 @@
 """Serial login throttling with an injected clock (ConsoleService in-process on a pty)."""
 
 import asyncio
+import termios
 
 from tests.console.ptycable import PtyCable
 from wpbxd.bus import EventBus
@@ -44,6 +45,10 @@ def test_wrong_logins_are_throttled_per_line_then_the_right_one_opens_the_menu(t
 
         try:
             await expect(r"login: ")
+            iflag, oflag, cflag, lflag, ispeed, ospeed, cc = termios.tcgetattr(cable.master)
+            assert (ispeed, ospeed) == (termios.B19200, termios.B19200)  # 19200 8N1, raw
+            assert cflag & termios.CSIZE == termios.CS8 and not cflag & (termios.PARENB | termios.CSTOPB)
+            assert not lflag & (termios.ICANON | termios.ECHO)
             for _ in range(3):
                 await type_("admin\r")
                 await expect(r"Password: ")
