@@ -15,6 +15,7 @@ import asyncio
 import re
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -108,7 +109,9 @@ def _tls_context(profile: SmtpProfile) -> ssl.SSLContext:
     return context
 
 
-def build_message(profile: SmtpProfile, to: str, subject: str, body: str) -> EmailMessage:
+def build_message(profile: SmtpProfile, to: str, subject: str, body: str,
+                  attachments: Sequence[tuple[str, bytes, str]] = ()) -> EmailMessage:
+    """The mail; ``attachments`` are (file name, content, MIME type) triples."""
     message = EmailMessage()
     message["From"] = profile.sender
     message["To"] = to
@@ -116,16 +119,21 @@ def build_message(profile: SmtpProfile, to: str, subject: str, body: str) -> Ema
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=profile.helo or None)
     message.set_content(body)
+    for filename, content, mime in attachments:
+        maintype, _, subtype = mime.partition("/")
+        message.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
     return message
 
 
-def send_mail(profile: SmtpProfile, to: str, subject: str, body: str) -> None:
-    """Send one mail now (blocking). Raises ``MailError`` with the reason."""
+def send_mail(profile: SmtpProfile, to: str, subject: str, body: str,
+              attachments: Sequence[tuple[str, bytes, str]] = ()) -> None:
+    """Send one mail now (blocking). Raises ``MailError`` with the reason.
+    ``attachments``: (file name, content, MIME type), e.g. a voicemail's WAV."""
     if not profile.configured:
         raise MailError("no SMTP server configured (set at least server and sender)")
     if not EMAIL_RE.match(to):
         raise ValidationError(f"{to!r} is not an email address", "to")
-    message = build_message(profile, to, subject, body)
+    message = build_message(profile, to, subject, body, attachments)
     helo = profile.helo or None
     try:
         if profile.security == "tls":
