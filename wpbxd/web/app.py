@@ -15,6 +15,7 @@ import datetime
 import io
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from wpbxd.config.users import User
 from wpbxd.errors import NotFound, UserError, ValidationError
 from wpbxd.web import access, forms, sessions, svg, system, tokens
 from wpbxd.web.features import FeatureMissing
+from wpbxd.web.livelog import LiveLog
 from wpbxd.web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,10 @@ LOGIN_COOKIE = "wpbx_login"
 PAGE_SIZE = 100  # table rows per page
 COMMANDS_TTL = 2.0  # seconds the list of running features is reused
 PORTS_TTL = 5.0  # seconds the blocked-ports reading (from /proc/net) is reused
+MAX_EVENT_STREAMS = 3  # Debug pages following the live log at once (each holds a worker thread)
+STREAM_KEEPALIVE = 5.0  # seconds between SSE comments on a quiet stream
+STREAM_LIFETIME = 300.0  # seconds before a stream ends (the browser reconnects where it left off)
+DEBUG_LINES = 200  # live-log lines on the Debug page
 CDR_CSV_LIMIT = 100_000  # rows in one CSV download
 USER_FIELDS = users.EDITABLE
 USER_LABELS = {
@@ -85,6 +91,9 @@ class WebEnv:
     secure_cookies: bool = True
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     cpu: system.CpuMeter = field(default_factory=system.CpuMeter)
+    livelog: LiveLog = field(default_factory=LiveLog)
+    streams: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(MAX_EVENT_STREAMS))
 
     _cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
@@ -801,7 +810,45 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
     @page
     def debug() -> str:
         live = env.call("calls.list") or []
-        return render("debug", "Debug: live calls", "debug", calls=live)
+        lines = env.livelog.recent(DEBUG_LINES)
+        tz = _timezone(store)
+        return render("debug", "Debug: live calls", "debug", calls=live,
+                      lines=[(line, datetime.datetime.fromtimestamp(line.time, tz).strftime("%H:%M:%S"))
+                             for line in lines],
+                      last=lines[-1].seq if lines else 0)
+
+    @app.get("/debug/events")
+    @page
+    def debug_events() -> Any:
+        """Server-Sent Events: live-log lines after ``Last-Event-ID`` (or ``?after=``)."""
+        if "calls.list" not in env.commands():
+            raise FeatureMissing("calls are not available")
+        raw = bottle.request.get_header("Last-Event-ID") or _query().get("after", "0")
+        after = int(raw) if raw.isdigit() else 0
+        if not env.streams.acquire(blocking=False):
+            bottle.abort(503, "too many live views open; close one or use Refresh")
+        tz = _timezone(store)
+
+        def stream() -> Any:
+            seq, deadline = after, time.monotonic() + STREAM_LIFETIME
+            try:
+                yield "retry: 3000\n\n"
+                while time.monotonic() < deadline and not env.livelog.closed:
+                    lines = env.livelog.wait(seq, STREAM_KEEPALIVE)
+                    if not lines:
+                        yield ": keep-alive\n\n"
+                        continue
+                    for line in lines:
+                        stamp = datetime.datetime.fromtimestamp(line.time, tz).strftime("%H:%M:%S")
+                        text = f"{stamp} {line.call_id} {line.text}".replace("\n", " ")
+                        yield f"id: {line.seq}\nevent: {line.kind}\ndata: {text}\n\n"
+                        seq = line.seq
+            finally:
+                env.streams.release()
+
+        bottle.response.content_type = "text/event-stream; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "no-store")
+        return stream()
 
     @app.route("/bans", method=["GET", "POST"])
     @page

@@ -18,7 +18,7 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from wpbxd.config import settings, users
-from wpbxd.events import ConfigChanged
+from wpbxd.events import CallEnded, CallStarted, CallTrace, ConfigChanged
 from wpbxd.service import DaemonConfig, ServiceContext
 from wpbxd.web import tokens
 from wpbxd.web.app import WebEnv, make_app, redirect_app
@@ -47,6 +47,7 @@ class WebService:
                           control=self._control, clock=ctx.clock)
         self.app = make_app(self.env)
         self._unsubscribe = None
+        self._call_subscriptions: list = []
         self._stopping = False
         self._listening: tuple[bool, int] | None = None  # (https, redirect port) now served
 
@@ -62,13 +63,19 @@ class WebService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._loop.run_in_executor(None, self._start_servers)
-        self._unsubscribe = self.ctx.bus.subscribe(ConfigChanged, self._on_config)
+        bus = self.ctx.bus
+        self._unsubscribe = bus.subscribe(ConfigChanged, self._on_config)
+        self._call_subscriptions = [bus.subscribe(CallStarted, self._on_call), bus.subscribe(CallTrace, self._on_call),
+                                    bus.subscribe(CallEnded, self._on_call)]
         self.ctx.control.register("web.token_create", self._token_create)
 
     async def stop(self) -> None:
         self._stopping = True
         if self._unsubscribe:
             self._unsubscribe()
+        for unsubscribe in self._call_subscriptions:
+            unsubscribe()
+        self.env.livelog.close()  # ends the Debug pages' event streams
         await asyncio.get_running_loop().run_in_executor(None, self._stop_servers)
 
     def apply(self, config: DaemonConfig) -> None:
@@ -79,6 +86,16 @@ class WebService:
 
     def status(self) -> dict[str, Any]:
         return {"listening": [what for _, _, what in self._servers]}
+
+    def _on_call(self, event: CallStarted | CallTrace | CallEnded) -> None:
+        """Feed the Debug page's live log (on the loop: a short lock, no I/O)."""
+        if isinstance(event, CallStarted):
+            kind, text = "started", f"new call {event.caller} -> {event.callee}"
+        elif isinstance(event, CallTrace):
+            kind, text = "trace", event.text
+        else:
+            kind, text = "ended", f"call ended: {event.disposition}"
+        self.env.livelog.append(self.ctx.clock(), event.call_id, kind, text)
 
     def _on_config(self, event: ConfigChanged) -> None:
         if event.section == "settings" and event.key in RESTART_KEYS:

@@ -25,7 +25,17 @@ document.querySelectorAll("button[data-generate]").forEach(function (button) {
       .catch(function () { button.form.requestSubmit(button); });
   });
 });
-var live = document.querySelector("[data-refresh]");
-if (live) {
-  setTimeout(function () { location.reload(); }, 1000 * Number(live.dataset.refresh));
+var log = document.querySelector("[data-events]");
+if (log && window.EventSource) {
+  var source = new EventSource(log.dataset.events + "?after=" + log.dataset.after);
+  ["started", "trace", "ended"].forEach(function (kind) {
+    source.addEventListener(kind, function (event) {
+      var item = document.createElement("li");
+      var code = document.createElement("code");
+      item.className = kind;
+      code.textContent = event.data;
+      item.appendChild(code);
+      log.appendChild(item);
+    });
+  });
 }
