@@ -17,6 +17,7 @@ Proceeding) stands in for the TU's own give-up.
 
 import heapq
 import itertools
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -165,15 +166,17 @@ class TransactionLayer:
         self.tu = tu
         self.clients: dict[str, Transaction] = {}
         self.servers: dict[str, Transaction] = {}
-        self._heap: list[tuple[float, int, Transaction, str]] = []
+        # Weak references: a finished transaction is freed at once, not when its last timer pops.
+        self._heap: list[tuple[float, int, weakref.ref, str]] = []
         self._seq = itertools.count()
 
     # -- timers -----------------------------------------------------------------
     def get_timer(self) -> float | None:
         heap = self._heap
         while heap:
-            deadline, _, txn, name = heap[0]
-            if txn.timers.get(name) == deadline:
+            deadline, _, ref, name = heap[0]
+            txn = ref()
+            if txn is not None and txn.timers.get(name) == deadline:
                 return deadline
             heapq.heappop(heap)
         return None
@@ -181,8 +184,9 @@ class TransactionLayer:
     def handle_timer(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] <= now:
-            deadline, _, txn, name = heapq.heappop(heap)
-            if txn.timers.get(name) != deadline:
+            deadline, _, ref, name = heapq.heappop(heap)
+            txn = ref()
+            if txn is None or txn.timers.get(name) != deadline:
                 continue
             del txn.timers[name]
             self._event(txn, "timer_" + name, None, now)
@@ -190,7 +194,7 @@ class TransactionLayer:
     def _start(self, txn: Transaction, name: str, delay: float, now: float) -> None:
         deadline = now + delay
         txn.timers[name] = deadline
-        heapq.heappush(self._heap, (deadline, next(self._seq), txn, name))
+        heapq.heappush(self._heap, (deadline, next(self._seq), weakref.ref(txn), name))
 
     # -- the state machine ------------------------------------------------------
     def _event(self, txn: Transaction, event: str, msg: Any, now: float, from_tu: bool = False) -> None:
@@ -230,6 +234,10 @@ class TransactionLayer:
             txn.on_timeout(txn)
         if txn.state == "terminated":
             self._forget(txn)
+        elif txn.state in ("completed", "confirmed") and txn.kind != INVITE_SERVER:
+            txn.on_response = None        # nothing more reaches the transaction user
+            txn.on_timeout = None
+            txn.data = None
 
     def _start_action(self, txn: Transaction, name: str, now: float) -> None:
         reliable = txn.reliable

@@ -55,8 +55,23 @@ class URI:
         return text
 
 
+_FAST_SIP_URI = re.compile(
+    r"^(sips?):(?:([A-Za-z0-9\-_.!~*'()&=+$,%]+)(?::([A-Za-z0-9\-_.!~*'()&=+$,%]*))?@)?"
+    r"([A-Za-z0-9][A-Za-z0-9.\-]*)(?::([0-9]{1,5}))?((?:;[A-Za-z0-9\-_.!~*'%+`=\[\]/:&$]*)*)$")
+_FAST_ADDRESS = re.compile(
+    r'^(?:"([^"\\]*)"[ \t]*|([A-Za-z0-9\-.!%*_+`\'~ \t]*?)[ \t]*)?<([^<>\s]+)>'
+    r"((?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=[^;\s]*)?)*)$")
+
+
 def parse_uri(text: str) -> URI:
     """Parse a URI; sip/sips fully, tel and unknown schemes as opaque text."""
+    m = _FAST_SIP_URI.match(text)
+    if m is not None:
+        scheme, user, password, host, port_text, tail = m.groups()
+        port = int(port_text) if port_text else None
+        if port is None or 0 < port < 65536:
+            params = _split_params(tail)[1] if tail else {}
+            return URI(scheme, user, password, host.lower(), port, params, None)
     if not text or _BAD_URI_CHARS.search(text):
         raise SipSyntaxError(f"bad URI {text!r}: empty or contains spaces, quotes or angle brackets")
     scheme, sep, rest = text.partition(":")
@@ -140,6 +155,15 @@ class Address:
 def parse_address(text: str) -> Address:
     """Parse ``"Name" <uri>;p=v``, ``Name <uri>``, ``<uri>`` or a bare addr-spec."""
     text = text.strip()
+    m = _FAST_ADDRESS.match(text)
+    if m is not None:
+        quoted, token, inner, tail = m.groups()
+        params: dict[str, str | None] = {}
+        if tail:
+            for piece in tail[1:].split(";"):
+                key, eq, value = piece.partition("=")
+                params[key.lower()] = value if eq else None
+        return Address(quoted if quoted is not None else (token.strip() or None), parse_uri(inner), params)
     if text == "*":
         return Address(None, URI("sip"), wildcard=True)
     display: str | None = None
@@ -175,7 +199,7 @@ def parse_address(text: str) -> Address:
             raise SipSyntaxError(f"a URI with '?' or ',' must be enclosed in <> ({text!r})")
         uri = parse_uri(spec)
         tail = ";" + tail if tail else ""
-    params: dict[str, str | None] = {}
+    params = {}
     if tail:
         if not tail.startswith(";"):
             raise SipSyntaxError(f"junk after the address in {text!r}")
