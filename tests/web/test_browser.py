@@ -212,6 +212,7 @@ def test_screenshots_of_the_main_pages(page, box):
         pages.append(("/settings/smtp", "smtp"))
     if "backup.create" in commands:
         pages.append(("/settings/backup", "backup"))
+    pages.append(("/sounds", "sounds"))
     for path, name in pages:
         response = page.goto(path)
         assert response.status == 200, path

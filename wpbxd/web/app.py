@@ -33,7 +33,7 @@ from wpbxd.config import passwords, settings, users
 from wpbxd.config.store import Store
 from wpbxd.config.users import User
 from wpbxd.errors import NotFound, UserError, ValidationError
-from wpbxd.web import access, forms, sessions, svg, system, tokens
+from wpbxd.web import access, forms, sessions, sound_pages, svg, system, tokens
 from wpbxd.web.features import FeatureMissing
 from wpbxd.web.livelog import LiveLog
 from wpbxd.web.throttle import LoginThrottle
@@ -69,7 +69,7 @@ SETTING_GROUPS = {
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:;"
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; media-src 'self';"
         " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -318,6 +318,8 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         if "bans.list" in cmds and me().is_super_admin and env.call("bans.list"):
             tools.append(("SIP bans", "/bans", "bans"))
         tools.append(("Info", "/info", "info"))
+        if sound_pages.available():
+            tools.append(("Sounds", "/sounds", "sounds"))
         if cdr_feature(env):
             tools.append(("Calls", "/calls", "calls"))
         if "calls.list" in cmds:
@@ -968,6 +970,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
 
     dialplan_pages.install(app, env, page, render, flash)
     network_pages.install(app, env, page, render, flash, setting_groups)
+    sound_pages.install(app, env, page, render, flash)
     backup_pages.install(app, env, page, render, flash, setting_groups,
                          lambda what: access.check_super(me(), what))
     app.mount("/api/v1/", api.make_api(env))
