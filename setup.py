@@ -39,6 +39,7 @@ setup(
         "console_scripts": [
             "wpbxd = wpbxd.daemon:main",
             "wpbxctl = wpbxd.console.wpbxctl:main",
+            "wpbx-console = wpbxd.console.menu:main",
         ]
     },
 )
