@@ -15,6 +15,7 @@ from tests.sip import sipp
 from tests.web.conftest import ARTIFACTS, chromium_path, start_daemon
 from tests.web.conftest import Web as WebBox
 from wpbxd.config import passwords
+from wpbxd.web import sound_pages
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -212,7 +213,8 @@ def test_screenshots_of_the_main_pages(page, box):
         pages.append(("/settings/smtp", "smtp"))
     if "backup.create" in commands:
         pages.append(("/settings/backup", "backup"))
-    pages.append(("/sounds", "sounds"))
+    if sound_pages.available():
+        pages.append(("/sounds", "sounds"))
     for path, name in pages:
         response = page.goto(path)
         assert response.status == 200, path
