@@ -8,7 +8,7 @@ WEB     ?= 0.0.0.0:8080
 RTP     ?= 10000-20000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint venv deps-apt clean
+.PHONY: run test bench lint venv deps-apt clean image
 
 $(VENV)/.installed: setup.py pyproject.toml deps/pip-runtime.txt deps/pip-test.txt $(wildcard native/*.c native/*.h native/*_build.py)
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: venv deps-apt
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+# The firmware image (root; see image/build): build/image/{disk.img,vmlinuz,initrd.img,rootfs.ext4}
+image: venv
+	PYTHON=$(VPY) bash image/build build/image
 
 clean:
 	rm -rf build *.egg-info $(VENV) wpbxd/_*.so

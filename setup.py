@@ -40,6 +40,7 @@ setup(
             "wpbxd = wpbxd.daemon:main",
             "wpbxctl = wpbxd.console.wpbxctl:main",
             "wpbx-console = wpbxd.console.menu:main",
+            "wpbx-pam-auth = wpbxd.console.pam_auth:main",
         ]
     },
 )

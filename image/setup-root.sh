@@ -5,7 +5,7 @@ set -eu
 
 for cmd in wpbxd wpbxctl wpbx-console; do
     if [ -x "/opt/wpbx/venv/bin/$cmd" ]; then
-        ln -sf "/opt/wpbx/venv/bin/$cmd" "/usr/local/bin/$cmd"
+        ln -sf "/opt/wpbx/venv/bin/$cmd" "/usr/bin/$cmd"
     fi
 done
 
@@ -25,3 +25,22 @@ for unit in /etc/systemd/system/*.service /etc/systemd/system/*.timer; do
 done
 systemctl enable ssh.service
 mkdir -p /var/lib/wpbx /var/log/wpbx
+
+# The console account: SSH as admin lands in wpbx-console (sshd drop-in from rootfs/),
+# authenticated by wpbxd with the super admin's web password (wpbx-pam-auth).
+groupadd --system wpbx 2>/dev/null || true
+if ! getent passwd admin >/dev/null; then
+    useradd --system --no-create-home --home-dir /var/lib/wpbx --shell /bin/sh --gid wpbx admin
+fi
+ln -sf /opt/wpbx/venv/bin/wpbx-pam-auth /usr/bin/wpbx-pam-auth
+pam=/etc/pam.d/sshd
+if ! grep -q wpbx-pam-auth "$pam"; then
+    {
+        echo "# wpbx: the admin account authenticates against wpbxd (super admin web password)"
+        echo "auth [success=ignore default=1] pam_succeed_if.so quiet user = admin"
+        echo "auth [success=done default=die] pam_exec.so quiet expose_authtok /usr/bin/wpbx-pam-auth"
+        cat "$pam"
+    } > "$pam.new" && mv "$pam.new" "$pam"
+fi
+# wpbxd writes the resolver configuration it learns on the WAN into its data dir.
+ln -sf /var/lib/wpbx/resolv.conf /etc/resolv.conf

@@ -12,6 +12,7 @@ logged and reported as an internal error — the daemon keeps running either way
 """
 
 import asyncio
+import grp
 import inspect
 import json
 import logging
@@ -25,6 +26,7 @@ from wpbxd.errors import UserError
 log = logging.getLogger(__name__)
 
 MAX_LINE = 4 * 1024 * 1024  # bytes; a CSV import travels in one request
+SOCKET_GROUP = "wpbx"
 Handler = Callable[[dict[str, Any]], Any]
 
 
@@ -51,6 +53,10 @@ class ControlServer:
             self.path.unlink()
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_LINE)
         os.chmod(self.path, 0o660)
+        try:  # on the appliance, the console accounts (group wpbx) may use the socket
+            os.chown(self.path, -1, grp.getgrnam(SOCKET_GROUP).gr_gid)
+        except (KeyError, PermissionError):
+            pass
 
     async def stop(self) -> None:
         if self._server is not None:
