@@ -39,6 +39,7 @@ from wpbxd.web.service import WebService
 log = logging.getLogger("wpbxd")
 
 DEFAULT_DATA = {"host": "./var", "appliance": "/var/lib/wpbx"}
+DEFAULT_WEB = {"host": "0.0.0.0:8080", "appliance": "0.0.0.0:443"}
 DB_NAME = "wpbx.db"
 SOCKET_NAME = "wpbxd.sock"
 LOCK_NAME = "wpbxd.lock"
@@ -70,7 +71,8 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     parser.add_argument("--data", help="data directory (default ./var in host mode, /var/lib/wpbx in appliance mode)")
     parser.add_argument("--mode", choices=("host", "appliance"), default="host")
     parser.add_argument("--sip-listen", default="0.0.0.0:5060", metavar="HOST:PORT")
-    parser.add_argument("--web-listen", default="0.0.0.0:8080", metavar="HOST:PORT")
+    parser.add_argument("--web-listen", default=None, metavar="HOST:PORT",
+                        help="default 0.0.0.0:443 in appliance mode (HTTPS, port 80 redirects), 0.0.0.0:8080 in host mode")
     parser.add_argument("--rtp-ports", default="10000-20000", metavar="LO-HI")
     parser.add_argument("--console-tty", default=None, metavar="PATH|none")
     parser.add_argument("--console-baud", type=int, default=19200)
@@ -80,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     ns = parser.parse_args(argv)
     try:
         sip = _host_port(ns.sip_listen, "--sip-listen")
-        web = _host_port(ns.web_listen, "--web-listen")
+        web = _host_port(ns.web_listen or DEFAULT_WEB[ns.mode], "--web-listen")
         rtp = _port_range(ns.rtp_ports)
     except argparse.ArgumentTypeError as err:
         parser.error(str(err))
