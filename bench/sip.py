@@ -38,6 +38,7 @@ USERS = int(os.environ.get("BENCH_USERS", "10000"))
 CALLS = int(os.environ.get("BENCH_CALLS", "6000"))
 CONCURRENCY = 200              # calls/registrations in flight at most
 TARGET_RATE = 5000             # per second; sipp stays below it when the server is slower
+CALL_PAUSE_MS = 50             # between ACK and BYE: a proxy's workers could reorder them otherwise
 SETTLE = 34.0                  # seconds: RFC 3261 Timer J (64*T1) lets REGISTER transactions expire
 CALLEE = "99999"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -177,7 +178,7 @@ def scenario_runs(label: str, workdir: Path, server: str, pids_fn, after_registe
     call_rows = [f"{u};[authentication username={u} password={password(u)}];{CALLEE}" for u in users]
     try:
         out["calls"] = measure(label, pids_fn, workdir, "calls", sipp.uac_call(), server, CALLS, call_rows,
-                               "-d", "0")
+                               "-d", str(CALL_PAUSE_MS))
     finally:
         if uas.poll() is None:
             uas.send_signal(signal.SIGUSR1)      # sipp: dump stats and quit

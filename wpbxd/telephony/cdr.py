@@ -55,10 +55,17 @@ class CdrWriter:
             raise ValueError(f"unknown disposition {record.disposition!r}")
         self._queue.append(record)
 
-    def flush(self) -> int:
-        if not self._queue:
-            return 0
+    def take(self) -> list[CdrRecord]:
         batch, self._queue = self._queue, []
+        return batch
+
+    def flush(self) -> int:
+        return self.write(self.take())
+
+    def write(self, batch: list[CdrRecord]) -> int:
+        """Insert ``batch`` in one transaction (safe from a worker thread)."""
+        if not batch:
+            return 0
         rows = [(r.start_time, r.answer_time, r.end_time, r.duration, r.billsec, r.caller_number,
                  r.caller_name, r.callee_number, r.callee_name, r.disposition, r.hangup_cause,
                  r.hangup_side, r.codec, r.caller_call_id, r.callee_call_id) for r in batch]

@@ -172,22 +172,33 @@ class Registrar:
             store.execute("DELETE FROM sip_registrations WHERE expires_at <= ?", (now,))
         return len(rows)
 
-    def flush(self, store: Store) -> int:
-        """Write the bindings of every changed AOR in one transaction."""
+    def take_dirty(self) -> tuple[list[str], list[tuple]]:
+        """The changed AORs and their rows, ready for ``write_rows`` (in any thread)."""
         if not self._dirty:
-            return 0
+            return [], []
         dirty, self._dirty = self._dirty, set()
         rows = []
         for aor in dirty:
             for b in self.bindings.get(aor, {}).values():
                 rows.append((b.aor, b.contact, b.expires_at, b.call_id, b.cseq,
                              f"{b.source[0]}:{b.source[1]}:{b.source[2]}", b.user_agent, b.q, b.registered_at))
-        with store.transaction():
-            store.executemany("DELETE FROM sip_registrations WHERE aor = ?", [(a,) for a in dirty])
-            store.executemany(
-                "INSERT INTO sip_registrations(aor, contact, expires_at, call_id, cseq, source, user_agent,"
-                " q, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        return len(dirty)
+        return list(dirty), rows
+
+    def flush(self, store: Store) -> int:
+        """Write the bindings of every changed AOR in one transaction."""
+        aors, rows = self.take_dirty()
+        write_rows(store, aors, rows)
+        return len(aors)
+
+
+def write_rows(store: Store, aors: list[str], rows: list[tuple]) -> None:
+    if not aors:
+        return
+    with store.transaction():
+        store.executemany("DELETE FROM sip_registrations WHERE aor = ?", [(a,) for a in aors])
+        store.executemany(
+            "INSERT INTO sip_registrations(aor, contact, expires_at, call_id, cseq, source, user_agent,"
+            " q, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def _tag_for(req: Request) -> str:

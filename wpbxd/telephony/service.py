@@ -28,7 +28,7 @@ from wpbxd.telephony.bans import Ban, BanList, BanPolicy
 from wpbxd.telephony.cdr import CdrWriter, list_cdr
 from wpbxd.telephony.dialplan.engine import Dialplan
 from wpbxd.telephony.media import relay as rtp_relay
-from wpbxd.telephony.registrar import Registrar, RegistrarPolicy
+from wpbxd.telephony.registrar import Registrar, RegistrarPolicy, write_rows
 from wpbxd.telephony.sip.digest import DigestAuthenticator
 from wpbxd.telephony.sip.message import Request, make_response
 from wpbxd.telephony.sip.stack import SipStack
@@ -52,6 +52,7 @@ class SipService:
         self.relay: rtp_relay.RtpRelay | None = None
         self.b2bua: B2bua | None = None
         self._tick_task: asyncio.Task | None = None
+        self._writing: asyncio.Future | None = None
         self._unsubscribe: list = []
         self.directory = UserDirectory(self.store)
         values = settings.get_all(self.store)
@@ -119,6 +120,8 @@ class SipService:
             self.b2bua.stop()
         if self._tick_task is not None:
             self._tick_task.cancel()
+        if self._writing is not None and not self._writing.done():
+            await self._writing
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._housekeeping(final=True)
@@ -158,19 +161,33 @@ class SipService:
             await asyncio.sleep(TICK)
             count += 1
             try:
-                self._housekeeping(prune=count % NONCE_PRUNE_EVERY == 0)
+                self._expire(prune=count % NONCE_PRUNE_EVERY == 0)
+                # The writes go to a worker thread: a slow fsync must not stall SIP.
+                aors, rows = self.registrar.take_dirty()
+                records = self.cdr.take()
+                if aors or records:
+                    loop = asyncio.get_running_loop()
+                    self._writing = loop.run_in_executor(None, self._write, aors, rows, records)
+                    await asyncio.shield(self._writing)
             except Exception:
                 log.exception("sip housekeeping failed")
 
-    def _housekeeping(self, prune: bool = False, final: bool = False) -> None:
+    def _write(self, aors: list[str], rows: list[tuple], records: list) -> None:
+        write_rows(self.store, aors, rows)
+        self.cdr.write(records)
+
+    def _expire(self, prune: bool) -> None:
         now = time.time()
         for aor in self.registrar.expire(now):
             self.ctx.bus.publish(RegistrationChanged(aor, tuple(b.contact for b in self.registrar.contacts(aor, now))))
-        self.registrar.flush(self.store)
-        self.cdr.flush()
-        if prune or final:
+        if prune:
             self.digest.prune(now)
             self.bans.prune(now)
+
+    def _housekeeping(self, prune: bool = False, final: bool = False) -> None:
+        self._expire(prune or final)
+        self.registrar.flush(self.store)
+        self.cdr.flush()
 
     def _on_config(self, event: ConfigChanged) -> None:
         section = event.section
