@@ -17,7 +17,10 @@ from wpbxd.config import passwords, users
 from wpbxd.config.users import User
 from wpbxd.errors import Conflict, NotFound, UserError, ValidationError
 from wpbxd.web import access, openapi, tokens
+from wpbxd.web.call_pages import cdr_feature, cdr_query, pbx_timezone
 from wpbxd.web.features import FeatureMissing
+from wpbxd.web.kit import WebEnv
+from wpbxd.web.user_pages import registered_extensions
 
 MAX_BODY = 4 * 1024 * 1024  # bytes
 DEFAULT_LIMIT = 100  # CDR rows
@@ -92,9 +95,7 @@ def _param(name: str) -> str:
     return value
 
 
-def make_api(env: Any) -> bottle.Bottle:
-    from wpbxd.web.app import _timezone, cdr_feature, cdr_query, registered_extensions
-
+def make_api(env: WebEnv) -> bottle.Bottle:
     api = bottle.Bottle()
     store, bus = env.store, env.bus
 
@@ -269,7 +270,7 @@ def make_api(env: Any) -> bottle.Bottle:
         if not cdr_feature(env):
             raise FeatureMissing("call history is not available")
         q = {k: _param(k).strip() for k in ("from", "to", "user", "disposition")}
-        where, params = cdr_query(store, _timezone(store), q)
+        where, params = cdr_query(store, pbx_timezone(store), q)
         limits = {}
         for name, default, top in (("limit", DEFAULT_LIMIT, MAX_LIMIT), ("offset", 0, 10**12)):
             text = _param(name) or str(default)

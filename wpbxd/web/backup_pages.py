@@ -7,12 +7,12 @@ explicit confirmation box ticked.
 """
 
 import datetime
-from collections.abc import Callable
-from typing import Any
 
 import bottle
 
 from wpbxd.errors import UserError
+from wpbxd.web import access
+from wpbxd.web.kit import Kit
 
 FEATURE = "backup.create"
 FREQUENCIES = ("daily", "weekly", "monthly")
@@ -28,8 +28,11 @@ def when(seconds: float | None) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def install(app: bottle.Bottle, env: Any, page: Callable, render: Callable, flash: Callable,
-            groups: Callable[[], list[tuple[str, str]]], check_super: Callable[[str], None]) -> None:
+def install(app: bottle.Bottle, kit: Kit) -> None:
+    env, page, render, flash, groups = kit.env, kit.page, kit.render, kit.flash, kit.groups
+
+    def check_super(what: str) -> None:
+        access.check_super(kit.me(), what)
     def show(errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
              result: str = "") -> str:
         if FEATURE not in env.commands():

@@ -7,7 +7,6 @@ service runs (its ``dialplan.trace`` command exists).
 """
 
 import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +15,7 @@ import bottle
 from wpbxd.errors import UserError, ValidationError
 from wpbxd.telephony.dialplan.model import STRATEGIES, SWITCH_STATES
 from wpbxd.telephony.dialplan.timeranges import DAYS
+from wpbxd.web.kit import Kit
 
 FEATURE = "dialplan.trace"
 
@@ -83,7 +83,8 @@ def parse_intervals(text: str) -> list[list[str]]:
     return out
 
 
-def install(app: bottle.Bottle, env: Any, page: Callable, render: Callable, flash: Callable) -> None:
+def install(app: bottle.Bottle, kit: Kit) -> None:
+    env, page, render, flash = kit.env, kit.page, kit.render, kit.flash
     def form() -> bottle.FormsDict:
         return bottle.request.forms.decode()
 

@@ -6,13 +6,13 @@ the networking service. Field names are the model's (``eth0.address``,
 ``dhcp.range_start``) so its errors land next to the right input.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 import bottle
 
 from wpbxd.errors import UserError
 from wpbxd.net.model import MODES, PORTS, SCENARIOS
+from wpbxd.web.kit import Kit
 
 DHCP_FIELDS = ("range_start", "range_end", "gateway", "dns", "lease_minutes", "provisioning_url")
 LIST_FIELDS = ("dns",)
@@ -55,8 +55,8 @@ def form_values(state: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def install(app: bottle.Bottle, env: Any, page: Callable, render: Callable, flash: Callable,
-            groups: Callable[[], list[tuple[str, str]]]) -> None:
+def install(app: bottle.Bottle, kit: Kit) -> None:
+    env, page, render, flash, groups = kit.env, kit.page, kit.render, kit.flash, kit.groups
     def show(values: dict[str, Any] | None = None, errors: dict[str, str] | None = None) -> str:
         if "net.show" not in env.commands():
             from wpbxd.web.features import FeatureMissing

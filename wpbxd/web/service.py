@@ -21,7 +21,8 @@ from wpbxd.config import settings, users
 from wpbxd.events import CallEnded, CallStarted, CallTrace, ConfigChanged
 from wpbxd.service import DaemonConfig, ServiceContext
 from wpbxd.web import tokens
-from wpbxd.web.app import WebEnv, make_app, redirect_app
+from wpbxd.web.app import make_app, redirect_app
+from wpbxd.web.kit import WebEnv
 from wpbxd.web.tls import ensure_certificate
 
 log = logging.getLogger(__name__)

@@ -9,20 +9,21 @@ blocking conversion never touches the daemon's loop.
 
 import importlib.util
 import shutil
-from collections.abc import Callable
 from typing import Any
 
 import bottle
 
 from wpbxd.config import settings
 from wpbxd.errors import NotFound, UserError
+from wpbxd.web.kit import Kit
 
 
 def available() -> bool:
     return importlib.util.find_spec("wpbxd.sounds.library") is not None and shutil.which("sox") is not None
 
 
-def install(app: bottle.Bottle, env: Any, page: Callable, render: Callable, flash: Callable) -> None:
+def install(app: bottle.Bottle, kit: Kit) -> None:
+    env, page, render, flash = kit.env, kit.page, kit.render, kit.flash
     def library() -> Any:
         if not available():
             from wpbxd.web.features import FeatureMissing
