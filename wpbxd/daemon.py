@@ -32,8 +32,10 @@ from wpbxd.hw.watchdog import WatchdogService
 from wpbxd.net.service import NetService
 from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.services.backup import BackupService
+from wpbxd.telephony.cdr_backends.service import CdrBackendService
 from wpbxd.telephony.dialplan.service import DialplanService
 from wpbxd.telephony.service import SipService
+from wpbxd.telephony.trunks.service import TrunkService
 from wpbxd.web.service import WebService
 
 log = logging.getLogger("wpbxd")
@@ -154,7 +156,9 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     services.append(WatchdogService(ctx))
     services.append(NetService(ctx))  # before the services that bind on the ports it configures
     services.append(DialplanService(ctx))
+    services.append(TrunkService(ctx))
     services.append(SipService(ctx))
+    services.append(CdrBackendService(ctx))
     services.append(WebService(ctx))
     return services
 

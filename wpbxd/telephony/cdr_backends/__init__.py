@@ -1,0 +1,1 @@
+"""CDR backends: CSV file and MySQL/MariaDB, fed from the local SQLite records."""

@@ -1,0 +1,1 @@
+"""SIP trunks: records, registration client, keep-alive, target resolution, price lists."""
