@@ -59,10 +59,13 @@ def test_forward_unavailable_on_no_answer_and_when_not_registered(office):
     assert call.rung() == [("102",)]
 
 
-def test_forward_to_voicemail_reports_application_not_available(office):
+def test_forward_to_voicemail_runs_the_voicemail_application(office):
+    """The voicemail application itself is tested with real media in tests/media_engine;
+    this fake call has no media channel, so it ends with 503 after reaching it."""
     preferences.set_prefs(office, None, "101", "internal", {"fwd_always": "voicemail"})
     call, outcome = call_101(office)
-    assert outcome.sip_code == 503 and "application 'voicemail' not available" in outcome.trace
+    assert "101 forwards always (internal calls) to voicemail" in outcome.trace
+    assert outcome.sip_code == 503 and "the call engine gives this call no media channel" in outcome.trace
 
 
 def test_call_waiting_off_gives_busy_to_a_second_call(office):

@@ -54,7 +54,7 @@ class ChannelClosed(Exception):
 class RecordResult:
     path: Path
     seconds: float
-    reason: str                 # "digit", "silence", "max", "hangup"
+    reason: str                 # "digit", "silence", "max", "hangup", "error" (nothing kept)
     digit: str = ""
 
 
@@ -135,7 +135,10 @@ class _Recorder:
         return self.frames * FRAME_SAMPLES / SAMPLE_RATE
 
     def abort(self) -> None:
-        self.wav.close()
+        try:
+            self.wav.close()
+        except OSError:
+            pass  # closing rewrites the header: the storage may be gone already
         self.tmp.unlink(missing_ok=True)
 
 
@@ -338,7 +341,12 @@ class MediaChannel:
         return got
 
     def flush_digits(self) -> None:
+        """Forget keys typed ahead (before a prompt whose answer must be fresh)."""
         self._digits.clear()
+
+    def pending_digits(self) -> str:
+        """Keys received and not collected yet."""
+        return "".join(self._digits)
 
     async def record(self, path: str | Path, max_seconds: float, stop_digits: str = "#",
                      silence_seconds: float | None = None) -> RecordResult:
@@ -438,7 +446,12 @@ class MediaChannel:
         recorder = self._recorder
         assert recorder is not None
         self._recorder = None
-        seconds = recorder.finish()
+        try:
+            seconds = recorder.finish()
+        except OSError as err:
+            log.warning("media channel on port %d: recording lost: %s", self.local_port, err)
+            recorder.abort()
+            seconds, reason = 0.0, "error"
         result = RecordResult(recorder.path, seconds, reason, digit)
         if recorder.done is not None and not recorder.done.done():
             recorder.done.set_result(result)
@@ -502,6 +515,7 @@ class MediaChannel:
         codec = self._codec
         if codec is None or self.closed:
             return
+        lost = self._jitter.lost
         packet = self._jitter.pop()
         pcm_in: bytes | None = None
         if packet is not None:
@@ -509,8 +523,8 @@ class MediaChannel:
                 pcm_in = codec.decode(packet.payload)
             except ValueError:
                 pcm_in = None
-        elif self._jitter.ssrc is not None and self._jitter.received:
-            pcm_in = codec.conceal()
+        elif self._jitter.lost != lost:
+            pcm_in = codec.conceal()   # a gap in the stream; an empty buffer (pause) is not heard
         if pcm_in is not None:
             self._hear(pcm_in)
         self._send(pcm_in)
@@ -525,7 +539,15 @@ class MediaChannel:
             self._echo.append(pcm)
         recorder = self._recorder
         if recorder is not None:
-            reason = recorder.add(pcm)
+            try:
+                reason = recorder.add(pcm)
+            except OSError as err:          # the storage went away (USB key pulled, disk full)
+                log.warning("media channel on port %d: recording failed: %s", self.local_port, err)
+                self._recorder = None
+                recorder.abort()
+                if recorder.done is not None and not recorder.done.done():
+                    recorder.done.set_result(RecordResult(recorder.path, 0.0, "error"))
+                return
             if reason is not None:
                 self._finish_record(reason)
 

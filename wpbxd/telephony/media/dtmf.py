@@ -41,6 +41,7 @@ CNG_BLOCK = 160                         # samples (20 ms)
 CNG_TONE_SHARE = 0.7                    # share of the block power at 1100 Hz
 CNG_MIN_ENERGY = 2.0e4
 CNG_MIN_ON_BLOCKS = 20                  # 400 ms of tone (T.30: 0.5 s +- 15 %)
+CNG_MAX_MISSES = 2                      # blocks without the tone (a lost packet) a run survives
 
 
 class DtmfError(ValueError):
@@ -195,6 +196,7 @@ class CngDetector:
         self._pending = array("h")
         self._coeff = _goertzel_coefficients((CNG_FREQ,), CNG_BLOCK)
         self._run = 0
+        self._misses = 0
         self.detected = False
 
     def feed(self, pcm: bytes) -> bool:
@@ -204,11 +206,19 @@ class CngDetector:
             del self._pending[:CNG_BLOCK]
             total = sum(x * x for x in block) / CNG_BLOCK
             if total < CNG_MIN_ENERGY:
-                self._run = 0
+                self._misses += 1
+                if self._misses > CNG_MAX_MISSES:
+                    self._run = 0
                 continue
             power = _powers(block, self._coeff)[0]
             share = power * 2.0 / (CNG_BLOCK * CNG_BLOCK * total)
-            self._run = self._run + 1 if share >= CNG_TONE_SHARE else 0
+            if share >= CNG_TONE_SHARE:
+                self._run += 1
+                self._misses = 0
+            else:
+                self._misses += 1
+                if self._misses > CNG_MAX_MISSES:
+                    self._run = 0
             if self._run >= CNG_MIN_ON_BLOCKS:
                 self.detected = True
         if self.detected:
