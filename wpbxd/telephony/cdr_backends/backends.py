@@ -26,6 +26,7 @@ CONNECT_TIMEOUT = 5          # seconds
 IDENT_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MYSQL_ACCESS_DENIED = 1045
 MYSQL_UNKNOWN_DATABASE = 1049
+MYSQL_CONNECTION_LOST = (2006, 2013)   # server has gone away, lost connection during query
 MYSQL_TYPES = {
     "id": "BIGINT NOT NULL PRIMARY KEY", "start_time": "DOUBLE NOT NULL", "answer_time": "DOUBLE NULL",
     "end_time": "DOUBLE NOT NULL", "duration": "INT NOT NULL", "billsec": "INT NOT NULL",
@@ -145,6 +146,8 @@ class MysqlBackend:
         self.close()
         if isinstance(err, BackendError):
             return err
+        if isinstance(err, pymysql.err.OperationalError) and err.args and err.args[0] in MYSQL_CONNECTION_LOST:
+            return BackendError("lost the connection to the server")
         return BackendError(f"the server failed: {err.args[-1] if getattr(err, 'args', None) else err}")
 
     def prepare(self) -> str:
