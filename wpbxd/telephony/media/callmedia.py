@@ -1,0 +1,121 @@
+"""The media side of one call, as the call engine (B2BUA) uses it.
+
+Responsible for:
+  - ``answer_locally``: when the dialplan asks for the PBX's own media
+    (``CallContext.media()``), choose the codec by the seed's policy, open a
+    ``MediaChannel`` on a port of the RTP range and build the SDP answer;
+  - ``reanswer``: a re-INVITE on such a call (hold, a new address) gets an answer
+    from the same port with the same codec, and the channel follows the peer;
+  - ``callee_offer`` / ``bridge``: on a relayed call, offer the callee the codecs the
+    PBX can transcode to, and when the callee answers with one the caller lacks,
+    put transcoders on the relay stream and rewrite the answer for the caller;
+  - ``info_digit``: the digit of a SIP INFO (``application/dtmf-relay`` or
+    ``application/dtmf``), for the channel or to be relayed.
+
+Rule: no SIP here (bytes of SDP in and out, records); the B2BUA sends and receives.
+"""
+
+from dataclasses import dataclass
+
+from wpbxd.telephony.media import sdp
+from wpbxd.telephony.media.channel import MediaChannel
+from wpbxd.telephony.media.negotiation import (
+    BridgePlan,
+    CodecPolicy,
+    Negotiated,
+    NegotiationError,
+    answer_for_caller,
+    answer_for_channel,
+    offer_for_callee,
+    plan_bridge,
+)
+from wpbxd.telephony.media.relay import PortAllocator, RelayStream
+from wpbxd.telephony.media.transcode import translators
+
+DTMF_RELAY = "application/dtmf-relay"
+DTMF_PLAIN = "application/dtmf"
+DIGITS = "0123456789*#ABCD"
+
+
+@dataclass
+class LocalMedia:
+    channel: MediaChannel
+    negotiated: Negotiated
+    answer: sdp.SessionDescription
+
+
+def answer_locally(offer: sdp.SessionDescription, allocator: PortAllocator, bind_host: str,
+                   local_address: str, policy: CodecPolicy, tone_zone: str = "fr") -> LocalMedia:
+    """Open a channel for ``offer`` and the answer to send. Raises ``NegotiationError``
+    (488 for the caller) or ``NoPortsAvailable`` (503)."""
+    peer = offer.connection
+    for m in offer.media:
+        if m.kind == "audio" and m.port:
+            peer = offer.media_connection(m)
+            break
+    preference = policy.preference(peer)
+    answer_for_channel(offer, local_address, 1, preference)   # refuse before taking a port
+    channel = MediaChannel.open(allocator, bind_host, tone_zone=tone_zone)
+    answer, negotiated = answer_for_channel(offer, local_address, channel.local_port, preference)
+    channel.start(negotiated)
+    return LocalMedia(channel, negotiated, answer)
+
+
+def reanswer(local: LocalMedia, offer: sdp.SessionDescription, local_address: str) -> bytes:
+    """The answer to a new offer on a call the PBX terminates (hold/resume, a moved phone):
+    the same port, the codec kept when still offered, else chosen again."""
+    preference = (local.negotiated.codec,) + tuple(
+        c for c in ("PCMA", "PCMU", "G729") if c != local.negotiated.codec)
+    answer, negotiated = answer_for_channel(offer, local_address, local.channel.local_port, preference)
+    answer = sdp.SessionDescription(
+        origin=sdp.Origin(local.answer.origin.username, local.answer.origin.sess_id,
+                          local.answer.origin.sess_version + 1, "IN", local.answer.origin.addrtype,
+                          local.answer.origin.address),
+        connection=answer.connection, media=answer.media, session_name=answer.session_name,
+        other_lines=answer.other_lines, connection_addrtype=answer.connection_addrtype)
+    local.negotiated = negotiated
+    local.answer = answer
+    local.channel.start(negotiated)
+    return answer.to_bytes()
+
+
+def callee_offer(offer: sdp.SessionDescription) -> sdp.SessionDescription:
+    """The caller's offer plus the codecs the PBX can transcode to (after the caller's own)."""
+    return offer_for_callee(offer)
+
+
+def bridge(stream: RelayStream | None, offer_a: sdp.SessionDescription,
+           answer_b: sdp.SessionDescription) -> tuple[sdp.SessionDescription, BridgePlan | None]:
+    """The answer for the caller, and the transcoding plan now active on ``stream``
+    (``None``: plain relay). Raises ``NegotiationError`` when no codec can work."""
+    plan = plan_bridge(offer_a, answer_b)
+    if plan is None:
+        if stream is not None:
+            stream.set_transcoders(None, None)
+        return answer_b, None
+    if stream is not None:
+        stream.set_transcoders(*translators(plan))
+    return answer_for_caller(answer_b, plan), plan
+
+
+def info_digit(content_type: str, body: bytes) -> str | None:
+    """The key of a DTMF SIP INFO: ``application/dtmf-relay`` (``Signal=5``) or
+    ``application/dtmf`` (``5``); ``None`` for anything else."""
+    kind = content_type.split(";")[0].strip().lower()
+    text = body.decode("utf-8", "replace").strip()
+    if kind == DTMF_RELAY:
+        for line in text.splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal":
+                value = value.strip().upper()
+                return value if len(value) == 1 and value in DIGITS else None
+        return None
+    if kind == DTMF_PLAIN:
+        value = text.upper()
+        if value.isdigit() and 10 <= int(value) <= 15:
+            return DIGITS[int(value)]
+        return value if len(value) == 1 and value in DIGITS else None
+    return None
+
+
+__all__ = ["LocalMedia", "NegotiationError", "answer_locally", "reanswer", "callee_offer", "bridge", "info_digit"]
