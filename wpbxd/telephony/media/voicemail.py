@@ -21,13 +21,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+from wpbxd.errors import ValidationError
+
 log = logging.getLogger(__name__)
 
 EXTENSION_RE = re.compile(r"^[0-9A-Za-z*#+_-]{1,32}$")
 GREETING = "greeting.wav"
 
 
-class MailboxError(ValueError):
+class MailboxError(ValidationError):
     """A mailbox name or message that cannot be used."""
 
 
