@@ -36,10 +36,12 @@ def test_local_answer_takes_a_port_and_follows_the_policy():
         remote = answer_locally(offer(host="127.0.0.1"), allocator, HOST, HOST,
                                 CodecPolicy(lan_networks=()))  # the same peer seen as remote
         assert remote.negotiated.codec == "G729"
-        body = reanswer(local, offer(direction="sendonly", port=4100), HOST)
-        again = sdp.SessionDescription.parse(body)
+        again = sdp.SessionDescription.parse(reanswer(local, offer(direction="sendonly", port=4100), HOST).to_bytes())
         assert again.media[0].port == local.channel.local_port and again.media[0].direction == "recvonly"
         assert again.origin.sess_version == local.answer.origin.sess_version
+        via = answer_locally(offer(), allocator, HOST, HOST, CodecPolicy(), via=(HOST, 9999))
+        assert (via.negotiated.remote_host, via.negotiated.remote_port) == (HOST, 9999)
+        via.channel.close()
         local.channel.close()
         remote.channel.close()
         assert allocator.in_use() == 0

@@ -92,3 +92,12 @@ def test_bridge_plan_when_the_callee_picks_a_codec_the_caller_lacks():
     assert rewritten.formats == ["18", "101"]
     assert rewritten.rtpmap()[18][0] == "G729"
     assert plan_bridge(ALL, callee_answer) is None        # shared codec: plain relay
+
+
+def test_offer_reordered_by_policy_and_narrowed_to_what_was_negotiated():
+    from wpbxd.telephony.media.negotiation import Negotiated, narrow_offer, order_offer
+    ordered = order_offer(ALL, CodecPolicy().preference("192.168.1.9")).media[0]
+    assert ordered.formats == ["8", "0", "18", "101"]
+    assert order_offer(ALL, ("G729", "PCMU", "PCMA")).media[0].formats == ["18", "0", "8", "101"]
+    narrowed = narrow_offer(ALL, Negotiated("PCMA", 8, 101, "192.168.1.20", 4000, "sendrecv")).media[0]
+    assert narrowed.formats == ["8", "101"] and set(narrowed.rtpmap()) == {8, 101}

@@ -15,6 +15,7 @@ Responsible for:
 Rule: no SIP here (bytes of SDP in and out, records); the B2BUA sends and receives.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 from wpbxd.telephony.media import sdp
@@ -45,9 +46,15 @@ class LocalMedia:
 
 
 def answer_locally(offer: sdp.SessionDescription, allocator: PortAllocator, bind_host: str,
-                   local_address: str, policy: CodecPolicy, tone_zone: str = "fr") -> LocalMedia:
+                   local_address: str, policy: CodecPolicy, tone_zone: str = "fr",
+                   via: tuple[str, int] | None = None) -> LocalMedia:
     """Open a channel for ``offer`` and the answer to send. Raises ``NegotiationError``
-    (488 for the caller) or ``NoPortsAvailable`` (503)."""
+    (488 for the caller) or ``NoPortsAvailable`` (503).
+
+    ``via``: the channel talks to this address instead of the offer's (the call
+    engine puts it behind the relay stream's side b, so the caller's media address
+    never changes when the call is later bridged to somebody).
+    """
     peer = offer.connection
     for m in offer.media:
         if m.kind == "audio" and m.port:
@@ -57,16 +64,21 @@ def answer_locally(offer: sdp.SessionDescription, allocator: PortAllocator, bind
     answer_for_channel(offer, local_address, 1, preference)   # refuse before taking a port
     channel = MediaChannel.open(allocator, bind_host, tone_zone=tone_zone)
     answer, negotiated = answer_for_channel(offer, local_address, channel.local_port, preference)
+    if via is not None:
+        negotiated = dataclasses.replace(negotiated, remote_host=via[0], remote_port=via[1])
     channel.start(negotiated)
     return LocalMedia(channel, negotiated, answer)
 
 
-def reanswer(local: LocalMedia, offer: sdp.SessionDescription, local_address: str) -> bytes:
+def reanswer(local: LocalMedia, offer: sdp.SessionDescription, local_address: str) -> sdp.SessionDescription:
     """The answer to a new offer on a call the PBX terminates (hold/resume, a moved phone):
-    the same port, the codec kept when still offered, else chosen again."""
+    the same port, the codec kept when still offered, else chosen again; the channel
+    keeps talking to where it did (the relay follows the phone)."""
     preference = (local.negotiated.codec,) + tuple(
         c for c in ("PCMA", "PCMU", "G729") if c != local.negotiated.codec)
     answer, negotiated = answer_for_channel(offer, local_address, local.channel.local_port, preference)
+    negotiated = dataclasses.replace(negotiated, remote_host=local.negotiated.remote_host,
+                                     remote_port=local.negotiated.remote_port)
     answer = sdp.SessionDescription(
         origin=sdp.Origin(local.answer.origin.username, local.answer.origin.sess_id,
                           local.answer.origin.sess_version + 1, "IN", local.answer.origin.addrtype,
@@ -76,7 +88,7 @@ def reanswer(local: LocalMedia, offer: sdp.SessionDescription, local_address: st
     local.negotiated = negotiated
     local.answer = answer
     local.channel.start(negotiated)
-    return answer.to_bytes()
+    return answer
 
 
 def callee_offer(offer: sdp.SessionDescription) -> sdp.SessionDescription:

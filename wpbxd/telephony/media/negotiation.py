@@ -267,3 +267,33 @@ def answer_for_caller(answer_b: sdp.SessionDescription, plan: BridgePlan) -> sdp
     media = list(answer_b.media)
     media[index] = dataclasses.replace(m, formats=formats, attributes=attrs)
     return dataclasses.replace(answer_b, media=media)
+
+
+def order_offer(offer: sdp.SessionDescription, preference: tuple[str, ...]) -> sdp.SessionDescription:
+    """``offer`` with the voice codecs of its first audio stream reordered by ``preference``
+    (codecs the PBX does not know keep their place after them; telephone-event last)."""
+    index = _audio_index(offer)
+    if index is None:
+        return offer
+    m = offer.media[index]
+    names = {str(pt): name for pt, name in _voice_formats(m)}
+    rank = {name: i for i, name in enumerate(preference)}
+    known = sorted((f for f in m.formats if f in names), key=lambda f: rank.get(names[f], len(rank)))
+    event = _event_pt(m)
+    others = [f for f in m.formats if f not in names and f != str(event)]
+    formats = known + others + ([str(event)] if event is not None and str(event) in m.formats else [])
+    media = list(offer.media)
+    media[index] = dataclasses.replace(m, formats=formats)
+    return dataclasses.replace(offer, media=media)
+
+
+def narrow_offer(offer: sdp.SessionDescription, negotiated: Negotiated) -> sdp.SessionDescription:
+    """The offer restricted to what was negotiated with its sender (codec + telephone-event):
+    what the caller really sends once the PBX has answered it itself."""
+    index = _audio_index(offer)
+    if index is None:
+        return offer
+    keep = [str(negotiated.payload_type)] + ([str(negotiated.event_pt)] if negotiated.event_pt is not None else [])
+    media = list(offer.media)
+    media[index] = offer.media[index].with_formats(keep)
+    return dataclasses.replace(offer, media=media)
