@@ -55,6 +55,20 @@ def shot(pg, name: str) -> None:
     pg.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
 
 
+UNLABELLED_JS = """
+[...document.querySelectorAll('input, select, textarea, button')]
+  .filter(e => e.type !== 'hidden' && !e.hidden)
+  .filter(e => e.tagName === 'BUTTON' ? !(e.textContent.trim() || e.getAttribute('aria-label'))
+                                      : !(e.labels.length || e.getAttribute('aria-label')))
+  .map(e => e.outerHTML.slice(0, 120))
+"""
+
+
+def unlabelled(pg) -> list[str]:
+    """Form controls a screen reader could not name (every field has a label)."""
+    return pg.evaluate(UNLABELLED_JS)
+
+
 def sign_in(pg, login: str, password: str) -> None:
     pg.goto("/login")
     pg.get_by_label("Login").fill(login)
@@ -192,6 +206,34 @@ def test_non_super_admin_cannot_edit_the_super_admin(page, box):
     assert lea_row.get_by_role("link", name="Edit Léa Dupont").count() == 1
 
 
+def test_a_user_can_be_added_with_the_keyboard_only(page, box):
+    sign_in(page, "admin", NEW_ADMIN_PASSWORD)
+    page.wait_for_url("**/users")
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
+    def tab_to(element_id: str) -> None:
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == element_id:
+                return
+        raise AssertionError(f"Tab never reaches #{element_id}")
+
+    for _ in range(40):  # to the "+ Add user" link, then follow it with Enter
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "+ Add user":
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/users/new")
+    tab_to("f-name")
+    page.keyboard.type("Kay Board")
+    tab_to("f-extension")
+    page.keyboard.type("260")
+    page.keyboard.press("Enter")  # submits the form
+    page.wait_for_url("**/users")
+    assert box.daemon.call("user.show", {"ref": "260"})["name"] == "Kay Board"
+
+
 def test_screenshots_of_the_main_pages(page, box):
     sign_in(page, "admin", NEW_ADMIN_PASSWORD)
     page.wait_for_url("**/users")
@@ -215,10 +257,13 @@ def test_screenshots_of_the_main_pages(page, box):
         pages.append(("/settings/backup", "backup"))
     if sound_pages.available():
         pages.append(("/sounds", "sounds"))
+    pages.append(("/users/new", "user-form"))
     for path, name in pages:
         response = page.goto(path)
         assert response.status == 200, path
         shot(page, name)
+        assert unlabelled(page) == [], path
+        assert page.evaluate("document.querySelectorAll('[src^=\"http\"], [href^=\"http\"]').length") == 0
     page.set_viewport_size({"width": 390, "height": 800})  # a phone
     page.goto("/users")
     shot(page, "users-phone")

@@ -91,3 +91,13 @@ def password(name: str, label: str, value: str = "", error: str = "", shown: boo
 
 def hidden(name: str, value: str) -> str:
     return f'<input type="hidden" name="{name}" value="{escape(value)}">'
+
+
+def default_submit(label: str = "Save") -> str:
+    """The form's default button, first in the form: Enter in a field saves.
+
+    Forms with Generate buttons need it, else Enter would press the first
+    Generate button (implicit submission uses the first submit button).
+    """
+    return (f'<button type="submit" class="default-submit" tabindex="-1"'
+            f' aria-hidden="true">{escape(label)}</button>')

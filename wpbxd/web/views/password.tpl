@@ -4,6 +4,7 @@
 % end
 <form method="post" class="card narrow" action="/password">
   {{!forms.hidden('csrf', csrf)}}
+  {{!forms.default_submit()}}
   % if errors.get('_'):
   <p class="error" role="alert">{{errors['_']}}</p>
   % end

@@ -1,6 +1,7 @@
 % rebase('layout', title=title, nav=nav, me=me, csrf=csrf, flash=flash, section=section, version=version)
 <form method="post" class="card" novalidate>
   {{!forms.hidden('csrf', csrf)}}
+  {{!forms.default_submit()}}
   % if errors.get('_'):
   <p class="error" role="alert">{{errors['_']}}</p>
   % end

@@ -1,6 +1,7 @@
 % rebase('layout', title=title, nav=nav, me=me, csrf=csrf, flash=flash, section=section, version=version)
 <form method="post" class="card narrow">
   {{!forms.hidden('csrf', csrf)}}
+  {{!forms.default_submit()}}
   <p>Leave a field empty to keep that password.</p>
   % if errors.get('_'):
   <p class="error" role="alert">{{errors['_']}}</p>
