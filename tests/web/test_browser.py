@@ -234,6 +234,27 @@ def test_a_user_can_be_added_with_the_keyboard_only(page, box):
     assert box.daemon.call("user.show", {"ref": "260"})["name"] == "Kay Board"
 
 
+def test_the_password_generator_works_without_javascript(browser, box):
+    context = browser.new_context(ignore_https_errors=True, base_url=box.base, java_script_enabled=False)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    try:
+        sign_in(pg, "admin", NEW_ADMIN_PASSWORD)
+        pg.wait_for_url("**/users")
+        user = box.daemon.call("user.add", {"name": "No Script", "extension": "270"})
+        pg.goto(f"/users/{user['id']}/passwords")
+        assert pg.locator("button[data-show]").first.is_hidden()  # no dead Show button
+        pg.locator("#f-sip_password").locator("xpath=..").get_by_role("button", name="Generate").click()
+        generated = pg.locator("#f-sip_password")
+        assert generated.get_attribute("type") == "text"  # shown in clear by the server
+        assert passwords.policy_problems(generated.input_value()) == []
+        pg.get_by_role("button", name="Save", exact=True).last.click()
+        pg.wait_for_url("**/users")
+        assert "Passwords of No Script set." in pg.locator(".flash").inner_text()
+    finally:
+        context.close()
+
+
 def test_screenshots_of_the_main_pages(page, box):
     sign_in(page, "admin", NEW_ADMIN_PASSWORD)
     page.wait_for_url("**/users")
