@@ -95,6 +95,30 @@ def test_api_dialplan_procedures_and_trace(web):
     assert web.api("GET", "/dialplan/trace?from=140", token).json()["field"] == "to"
 
 
+def test_api_builds_a_procedure_with_numbers_and_refuses_bad_input(web):
+    if "dialplan.trace" not in web.daemon.call("help"):
+        pytest.skip("the dialplan service is not in this daemon")
+    token = web.token()
+    assert web.api("POST", "/dialplan/procedures", token, json={"name": "api-office"}).status_code == 201
+    assert web.api("POST", "/dialplan/procedures", token, json={"name": "api-office"}).status_code == 409
+    r = web.api("POST", "/dialplan/procedures/api-office/entries", token,
+                json={"pattern": "1XX", "apps": [{"app": "dial", "params": {"target": "${called}"}}]})
+    assert r.status_code == 201 and r.json()["entries"][0]["pattern"] == "1XX"
+    r = web.api("POST", "/dialplan/procedures/api-office/entries", token, json={"pattern": "2XX", "apps": [7]})
+    assert r.status_code == 400 and r.json()["field"] == "apps"
+    r = web.api("POST", "/dialplan/procedures/api-office/entries", token,
+                json={"pattern": "3XX", "apps": [{"app": "nosuchapp"}]})
+    assert r.status_code == 400
+    assert [e["pattern"] for e in web.api("GET", "/dialplan/procedures/api-office", token).json()["entries"]] == ["1XX"]
+    r = web.api("PUT", "/dialplan/procedures/api-office/includes", token, json={"includes": ["pbxinternal"]})
+    assert r.status_code == 200 and r.json()["includes"] == ["pbxinternal"]
+    r = web.api("PATCH", "/dialplan/procedures/api-office", token, json={"new_name": "api-hq"})
+    assert r.status_code == 200 and r.json()["name"] == "api-hq"
+    assert web.api("DELETE", "/dialplan/procedures/api-hq/entries/1XX", token).status_code == 200
+    assert web.api("DELETE", "/dialplan/procedures/api-hq", token).status_code == 200
+    assert web.api("GET", "/dialplan/procedures/api-hq", token).status_code == 404
+
+
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(web):
     cli = Path(sys.executable).parent / "schemathesis"

@@ -253,6 +253,87 @@ def make_api(env: WebEnv) -> bottle.Bottle:
         _check_text(name, "name")
         return env.call("dialplan.show", {"name": name})
 
+    def _apps(value: Any) -> list[dict[str, Any]]:
+        """Applications as ``[{"app": name, "params": {key: scalar}}]`` (types checked here)."""
+        if not isinstance(value, list):
+            raise ValidationError("must be a list of applications", "apps")
+        out = []
+        for item in value:
+            if not isinstance(item, dict) or not isinstance(item.get("app"), str):
+                raise ValidationError('each application is {"app": name, "params": {...}}', "apps")
+            params = item.get("params") or {}
+            if not isinstance(params, dict) or not all(
+                    isinstance(v, str | int | float | bool) for v in params.values()):
+                raise ValidationError("params map names to strings or numbers", "apps")
+            out.append({"app": item["app"], "params": params})
+        return out
+
+    def _text(data: dict[str, Any], key: str, required: bool = False) -> str | None:
+        value = data.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise ValidationError("is required (a string)" if required else "must be a string", key)
+        return value
+
+    @api.post("/dialplan/procedures")
+    @endpoint
+    def procedure_add(me: User) -> Any:
+        data = _body()
+        _strings({k: v for k, v in data.items()}, ("name", "description"))
+        result = env.call("dialplan.add", {"name": _text(data, "name", True),
+                                           "description": _text(data, "description") or ""})
+        bottle.response.status = 201
+        return result
+
+    @api.route("/dialplan/procedures/<name>", method="PATCH")
+    @endpoint
+    def procedure_change(me: User, name: str) -> Any:
+        _check_text(name, "name")
+        data = _strings(_body(), ("new_name", "description"))
+        if not data:
+            raise ValidationError("nothing to change")
+        return env.call("dialplan.set", {"name": name, **data})
+
+    @api.delete("/dialplan/procedures/<name>")
+    @endpoint
+    def procedure_delete(me: User, name: str) -> Any:
+        _check_text(name, "name")
+        env.call("dialplan.del", {"name": name})
+        return {"deleted": name}
+
+    @api.put("/dialplan/procedures/<name>/includes")
+    @endpoint
+    def procedure_includes(me: User, name: str) -> Any:
+        _check_text(name, "name")
+        included = _body().get("includes")
+        if not isinstance(included, list) or not all(isinstance(i, str) for i in included):
+            raise ValidationError("must be a list of procedure names", "includes")
+        return env.call("dialplan.includes", {"name": name, "includes": included})
+
+    @api.post("/dialplan/procedures/<name>/entries")
+    @endpoint
+    def entry_add(me: User, name: str) -> Any:
+        _check_text(name, "name")
+        data = _body()
+        unknown = set(data) - {"pattern", "apps", "position"}
+        if unknown:
+            raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
+        position = data.get("position")
+        if position is not None and (not isinstance(position, int) or isinstance(position, bool) or position < 0):
+            raise ValidationError("must be a whole number from 0", "position")
+        result = env.call("dialplan.entry.add", {"procedure": name, "pattern": _text(data, "pattern", True),
+                                                 "apps": _apps(data.get("apps") or []), "position": position})
+        bottle.response.status = 201
+        return result
+
+    @api.delete("/dialplan/procedures/<name>/entries/<pattern>")
+    @endpoint
+    def entry_delete(me: User, name: str, pattern: str) -> Any:
+        _check_text(name, "name")
+        _check_text(pattern, "pattern")
+        return env.call("dialplan.entry.del", {"procedure": name, "pattern": pattern})
+
     @api.get("/dialplan/trace")
     @endpoint
     def trace(me: User) -> Any:

@@ -118,6 +118,44 @@ def document(commands: frozenset[str], cdr: bool) -> dict[str, Any]:
             "summary": "One procedure with its called numbers and applications",
             "parameters": [{"name": "name", "in": "path", "required": True, "schema": _S}],
             "responses": {"200": _json(obj, "the procedure"), **_errors(400, 401, 404)}}}
+        name_param = {"name": "name", "in": "path", "required": True, "schema": _S, "example": "main"}
+        scalar = {"oneOf": [_S, {"type": "number"}, {"type": "boolean"}]}
+        app = {"type": "object", "required": ["app"], "properties": {
+            "app": _S, "params": {"type": "object", "additionalProperties": scalar}}}
+        paths["/dialplan/procedures"]["post"] = {
+            "summary": "Add a procedure",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["name"], "additionalProperties": False,
+                "properties": {"name": _S, "description": _S}}}}},
+            "responses": {"201": _json(obj, "the procedure"), **_errors(400, 401, 409)}}
+        paths["/dialplan/procedures/{name}"]["patch"] = {
+            "summary": "Rename or describe a procedure (references follow a rename)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"new_name": _S, "description": _S}}}}},
+            "responses": {"200": _json(obj, "the procedure"), **_errors(400, 401, 404, 409)}}
+        paths["/dialplan/procedures/{name}"]["delete"] = {
+            "summary": "Delete a procedure nobody uses",
+            "responses": {"200": _json(obj, "deleted"), **_errors(400, 401, 404)}}
+        paths["/dialplan/procedures/{name}"]["parameters"] = [name_param]
+        paths["/dialplan/procedures/{name}"]["get"].pop("parameters", None)
+        paths["/dialplan/procedures/{name}/includes"] = {"parameters": [name_param], "put": {
+            "summary": "Set the included procedures, in order",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["includes"], "properties": {
+                    "includes": {"type": "array", "items": _S}}}}}},
+            "responses": {"200": _json(obj, "the procedure"), **_errors(400, 401, 404)}}}
+        paths["/dialplan/procedures/{name}/entries"] = {"parameters": [name_param], "post": {
+            "summary": "Add a called number with its applications",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["pattern"], "additionalProperties": False, "properties": {
+                    "pattern": _S, "apps": {"type": "array", "items": app},
+                    "position": {"type": "integer", "minimum": 0}}}}}},
+            "responses": {"201": _json(obj, "the procedure"), **_errors(400, 401, 404, 409)}}}
+        paths["/dialplan/procedures/{name}/entries/{pattern}"] = {
+            "parameters": [name_param, {"name": "pattern", "in": "path", "required": True, "schema": _S}],
+            "delete": {"summary": "Delete a called number",
+                       "responses": {"200": _json(obj, "the procedure"), **_errors(400, 401, 404)}}}
         paths["/dialplan/trace"] = {"get": {
             "summary": "Dry-run a call through the dialplan and return its path",
             "parameters": [{"name": "from", "in": "query", "required": True, "schema": _S},
