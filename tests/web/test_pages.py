@@ -211,6 +211,8 @@ def test_info_page_draws_gauges_and_settings_save_all_or_nothing(web):
     s = web.admin()
     r = web.get(s, "/info")
     assert r.status_code == 200 and r.text.count('<svg class="gauge"') == 3
+    if "storage.status" in web.daemon.call("help"):
+        assert "internal storage" in r.text  # no USB stick here
     r = web.post(s, "/settings/web", {"web.https": "1", "web.http_redirect_port": "-1",
                                       "web.session_idle": "5", "web.login_max_failures": "7",
                                       "web.login_lockout": "300"})

@@ -48,6 +48,10 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
                 value = reading.get("value")
                 text = f"{value:g} {reading.get('unit', '')}" if value is not None else (reading.get("error") or "no reading")
                 sensors.append((reading.get("name", "?"), text))
+        if "storage.status" in cmds:
+            where = env.call("storage.status")
+            device = f" ({where['device']})" if where.get("device") else ""
+            sensors.append(("Recordings and backups on", f"{where.get('storage', '?')} storage{device}"))
         details = [("Version", __version__), ("Data", str(env.data_dir))]
         if mem:
             details.append(("Memory", f"{system.human_bytes(mem.used)} of {system.human_bytes(mem.total)}"))
