@@ -168,3 +168,16 @@ def test_acl_groups_page_sets_the_allowed_call_classes(web, admin):
 def test_a_signed_in_admin_shows_green(web, admin):
     page = web.get(admin, "/users?q=Administrator").text
     assert 'class="dot on"' in page
+
+
+def test_switches_are_added_toggled_and_deleted(web, admin):
+    r = web.post(admin, "/dialplan/switch", {"action": "add", "name": "night", "states": "4"}, form_page="/dialplan")
+    assert r.status_code == 400 and 'class="error"' in r.text
+    r = web.post(admin, "/dialplan/switch", {"action": "add", "name": "night", "states": "2"}, form_page="/dialplan")
+    assert r.status_code == 303
+    r = web.post(admin, "/dialplan/switch", {"name": "night", "state": "on"}, form_page="/dialplan")
+    assert r.status_code == 303
+    assert {s["name"]: s["state"] for s in web.daemon.call("switch.list")}["night"] == "on"
+    assert "Set night to off" in web.get(admin, "/dialplan").text
+    r = web.post(admin, "/dialplan/switch", {"action": "delete", "name": "night"}, form_page="/dialplan")
+    assert r.status_code == 303 and web.daemon.call("switch.list") == []

@@ -123,15 +123,26 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
 
     @app.post("/dialplan/switch")
     @page
-    def switch_set() -> None:
+    def switch_set() -> str:
         need_feature()
         f = form()
+        name, action = f.get("name", ""), f.get("action", "set")
         try:
-            env.call("switch.set", {"name": f.get("name", ""), "state": f.get("state", "")})
+            if action == "add":
+                env.call("switch.add", {"name": name, "states": f.get("states", "2")})
+                message = f"Switch {name} added."
+            elif action == "delete":
+                env.call("switch.del", {"name": name})
+                message = f"Switch {name} deleted."
+            else:
+                env.call("switch.set", {"name": name, "state": f.get("state", "")})
+                message = f"Switch {name} is now {f.get('state', '')}."
         except UserError as err:
-            flash(f"Switch not changed: {err}")
-        else:
-            flash(f"Switch {f.get('name', '')} is now {f.get('state', '')}.")
+            bottle.response.status = 400
+            field = getattr(err, "field", None)
+            key = "switch_" + (field if field in ("name", "states") else "name") if action == "add" else "switch"
+            return overview({key: getattr(err, "message", str(err))}, {"switch_name": name})
+        flash(message)
         bottle.redirect("/dialplan", 303)
 
     def detail(name: str, problem: dict[str, str] | None = None,
