@@ -44,6 +44,7 @@ from wpbxd.telephony.sip.uri import SipSyntaxError, parse_address, parse_uri
 log = logging.getLogger(__name__)
 
 ACK_WAIT = 64 * T1          # seconds we retransmit a 2xx before giving up (§13.3.1.4)
+DEFAULT_MAX_FORWARDS = 70   # RFC 3261 §8.1.1.6
 STATIC_CODECS = {"0": "PCMU", "8": "PCMA", "9": "G722", "18": "G729", "3": "GSM", "4": "G723"}
 
 
@@ -100,6 +101,7 @@ class Call:
         self.end_time: float | None = None
         self.answered = False
         self.ended = False
+        self.max_forwards = DEFAULT_MAX_FORWARDS
         self.a_final = 0
         self.offer: sdp.SessionDescription | None = None
         self.streams: list[rtp_relay.RelayStream | None] = []
@@ -294,6 +296,10 @@ class B2bua:
             stack.respond(txn, problem)
             return
         assert user is not None
+        hops = int(req.get("max-forwards") or DEFAULT_MAX_FORWARDS)   # digits checked by triage
+        if hops <= 0:
+            stack.reply(txn, 483, "Too Many Hops")
+            return
         stack.respond(txn, make_response(req, 100, "Trying"))
         ctype = (req.get("content-type") or "").split(";")[0].strip().lower()
         offer = None
@@ -338,6 +344,7 @@ class B2bua:
         call.caller_name = frm.display or user.name
         call.called = called
         call.offer = offer
+        call.max_forwards = hops - 1
         self.calls[call.id] = call
         self._involve(call, user.extension)
         self.dialogs[(a.call_id, a.local_tag)] = a
@@ -532,6 +539,7 @@ class B2bua:
             log.warning("call %s: cannot rewrite the offer: %s", call.id, err)
             return None
         req = self._request(leg, "INVITE", body)
+        req.headers["max-forwards"] = [str(call.max_forwards)]    # a B2BUA still counts hops: loops end
         leg.invite = req
         self.dialogs[(leg.call_id, leg.local_tag)] = leg
         txn = self.stack.send_request(req, leg.target)

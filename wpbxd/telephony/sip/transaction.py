@@ -109,7 +109,7 @@ def response_event(status: int, prefix: str = "") -> str:
 
 class Transaction:
     __slots__ = ("kind", "key", "state", "target", "reliable", "request", "timers",
-                 "interval", "last_response", "last_bytes", "layer", "on_response",
+                 "interval", "last_bytes", "layer", "on_response",
                  "on_timeout", "data", "branch", "source", "__weakref__")
 
     def __init__(self, kind: str, key: str, request: Request, target: Target,
@@ -120,10 +120,9 @@ class Transaction:
             "proceeding" if kind == INVITE_SERVER else "trying")
         self.target = target
         self.reliable = reliable
-        self.request = request
+        self.request: Request | None = request
         self.timers: dict[str, float] = {}
         self.interval = T1
-        self.last_response: Response | None = None
         self.last_bytes: bytes = b""
         self.layer = layer
         self.on_response: Callable[[Transaction, Response], None] | None = None
@@ -215,7 +214,6 @@ class TransactionLayer:
             elif action == "send_ack":
                 self.send(self._ack_for(txn, msg).to_bytes(), txn.target)
             elif action == "send_response":
-                txn.last_response = msg
                 txn.last_bytes = msg.to_bytes()
                 self.send(txn.last_bytes, txn.target)
             elif action == "resend_response":
@@ -234,10 +232,14 @@ class TransactionLayer:
             txn.on_timeout(txn)
         if txn.state == "terminated":
             self._forget(txn)
-        elif txn.state in ("completed", "confirmed") and txn.kind != INVITE_SERVER:
-            txn.on_response = None        # nothing more reaches the transaction user
-            txn.on_timeout = None
-            txn.data = None
+        elif txn.state in ("completed", "confirmed"):
+            # Only retransmissions are left to absorb: keep the bytes, free the rest.
+            if txn.kind != INVITE_SERVER or txn.state == "confirmed":
+                txn.on_response = None
+                txn.on_timeout = None
+                txn.data = None
+            if txn.kind in (NON_INVITE_SERVER, NON_INVITE_CLIENT):
+                txn.request = None
 
     def _start_action(self, txn: Transaction, name: str, now: float) -> None:
         reliable = txn.reliable
