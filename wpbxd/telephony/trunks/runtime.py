@@ -36,6 +36,7 @@ RESOLVE_TTL = 300.0          # seconds a resolution is reused
 IDLE_WAKE = 30.0             # seconds the loop sleeps when nothing is due
 PEER_MIN_EXPIRES = 60
 PEER_MAX_EXPIRES = 3600
+MIN_SLEEP = 0.01             # seconds; the loop always yields
 FAILOVER_STATUSES = (503,)   # RFC 3263 §4.3: try the next target
 
 
@@ -133,11 +134,10 @@ class TrunkRuntime:
         while True:
             delay = max(0.0, self._next_deadline() - self.clock())
             self._wake.clear()
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                except TimeoutError:
-                    pass
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(delay, MIN_SLEEP))
+            except TimeoutError:
+                pass
             try:
                 self._step()
             except Exception:
@@ -153,6 +153,7 @@ class TrunkRuntime:
             if reg is not None:
                 reg.handle_timer(now)
                 if reg.due(now):
+                    self._busy.add(name)
                     self._spawn(self._send_register(state))
                     continue
             ka = state.keepalive
@@ -163,6 +164,7 @@ class TrunkRuntime:
                     self._advance_target(state)
                     self.on_change(name)
                 if ka.due(now):
+                    self._busy.add(name)
                     self._spawn(self._send_options(state))
             if state.peer is not None and state.peer.expires_at <= now:
                 log.info("trunk %s: the peer's registration expired", name)
@@ -204,7 +206,6 @@ class TrunkRuntime:
         reg = state.registration
         assert reg is not None
         name = state.trunk.name
-        self._busy.add(name)
         try:
             await self.targets(state)
             target = state.target
@@ -254,7 +255,6 @@ class TrunkRuntime:
         ka = state.keepalive
         assert ka is not None
         name = state.trunk.name
-        self._busy.add(name)
         try:
             await self.targets(state)
             target = state.target
