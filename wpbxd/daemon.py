@@ -34,6 +34,7 @@ from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.services.backup import BackupService
 from wpbxd.telephony.cdr_backends.service import CdrBackendService
 from wpbxd.telephony.dialplan.service import DialplanService
+from wpbxd.telephony.media.service import MediaService
 from wpbxd.telephony.service import SipService
 from wpbxd.telephony.trunks.service import TrunkService
 from wpbxd.web.service import WebService
@@ -156,6 +157,7 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     services.append(WatchdogService(ctx))
     services.append(NetService(ctx))  # before the services that bind on the ports it configures
     services.append(DialplanService(ctx))
+    services.append(MediaService(ctx))    # after the dialplan: it seeds the feature codes into it
     services.append(TrunkService(ctx))
     services.append(SipService(ctx))
     services.append(CdrBackendService(ctx))
