@@ -1,0 +1,162 @@
+"""The firmware image boots and the pieces work together (issue 9).
+
+One VM, booted from the BIOS disk (MBR + extlinux) under QEMU TCG, checked as an
+installer and an admin would: the serial boot menu at 19200 times out, the serial
+login reaches the console menu, the web UI forces the first password change, SSH
+as admin lands in the console menu, wpbxd runs in appliance mode with the seed's
+port table, the USB key is seen, and after a reboot the boot menu's *Reset admin
+password* gives admin / wildix back.
+"""
+
+import os
+import pty
+import re
+import select
+import subprocess
+import time
+
+import pytest
+
+from tests.image.vm import Vm
+
+BOOT_TIMEOUT = 300.0   # seconds to the boot menu under software emulation (TCG)
+START_TIMEOUT = 240.0  # seconds from the boot menu to a usable PBX
+
+
+@pytest.fixture(scope="module")
+def vm(image_dir, tmp_path_factory):
+    machine = Vm(disk=image_dir / "disk.img", workdir=tmp_path_factory.mktemp("vm")).start()
+    yield machine
+    machine.stop()
+
+
+def _https(port: int):
+    requests = pytest.importorskip("requests")
+    import urllib3
+
+    urllib3.disable_warnings()
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=False
+    session.verify = False
+    return session, f"https://127.0.0.1:{port}"
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field in the form"
+    return found.group(1)
+
+
+def _web_login(port: int, password: str, deadline: float):
+    session, base = _https(port)
+    while True:
+        try:
+            page = session.get(f"{base}/login", timeout=20)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+    reply = session.post(f"{base}/login", data={"login": "admin", "password": password,
+                                                "csrf": _csrf(page.text)}, timeout=30)
+    return session, base, reply
+
+
+def _ssh_console(port: int, password: str, keys: list[tuple[str, str]], workdir) -> str:
+    """Log in as admin with ssh in a pty; answer each (expected text, keys to type)."""
+    askpass = workdir / "askpass.sh"
+    askpass.write_text(f"#!/bin/sh\necho '{password}'\n")
+    askpass.chmod(0o700)
+    env = dict(os.environ, SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
+    main, sub = pty.openpty()
+    proc = subprocess.Popen(
+        ["ssh", "-tt", "-p", str(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "PreferredAuthentications=password,keyboard-interactive", "-o", "ConnectTimeout=30",
+         "admin@127.0.0.1"],
+        stdin=sub, stdout=sub, stderr=sub, env=env, start_new_session=True)
+    os.close(sub)
+    out = b""
+    try:
+        for expected, typed in keys:
+            deadline = time.monotonic() + 120
+            while expected.encode() not in out:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"ssh: {expected!r} not seen; got:\n{out.decode(errors='replace')[-2000:]}")
+                ready, _, _ = select.select([main], [], [], 1)
+                if ready:
+                    try:
+                        out += os.read(main, 65536)
+                    except OSError:
+                        break
+            os.write(main, typed.encode())
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        os.close(main)
+    return out.decode(errors="replace")
+
+
+def test_serial_boot_menu_times_out_and_login_reaches_the_console_menu(vm):
+    vm.expect(r"wpbx boot menu", BOOT_TIMEOUT)
+    vm.expect(r"Normal boot in \d+ s", 30)
+    vm.expect(r"No choice made: booting normally", 60)
+    vm.expect(r"login: ", START_TIMEOUT)
+    vm.send("admin\r")
+    vm.expect(r"Password: ", 60)
+    vm.send("wildix\r")
+    vm.expect(r"must be changed", 120)
+    vm.expect(r"Choice \[0-9\]: ", 120)
+    vm.send("2\r")
+    status = vm.expect(r"(?s)eth0.*?route .*?Choice \[0-9\]: ", 120).group(0)
+    # the seed's table: eth1 10.135.0.1/24, eth0 a DHCP client, eth2/eth3 down
+    assert re.search(r"eth1\s+\S+\s+\S+\s+10\.135\.0\.1/24", status), status
+    assert re.search(r"eth0\s+UP\s+\S+\s+10\.0\.2\.\d+/24", status), status
+    assert re.search(r"eth2\s+DOWN", status) and re.search(r"eth3\s+DOWN", status), status
+    vm.send("0\r")
+
+
+def test_web_ui_forces_the_first_password_change(vm, image_dir):
+    session, base, reply = _web_login(vm.https_port, "wildix", time.monotonic() + START_TIMEOUT)
+    assert reply.url.endswith("/password"), reply.url
+    assert "wpbx" in reply.text and (image_dir / "VERSION").read_text().strip() in reply.text
+    change = session.post(f"{base}/password", data={
+        "current": "wildix", "new": "Firmw4re!Test", "email": "admin@example.org",
+        "csrf": _csrf(reply.text)}, timeout=30)
+    assert change.url.endswith("/users"), change.text[:2000]
+
+
+def test_ssh_as_admin_gets_the_console_menu_and_the_engine_sees_appliance_mode(vm, tmp_path):
+    out = _ssh_console(vm.ssh_port, "Firmw4re!Test", [
+        ("Choice [0-9]: ", "1\r"),
+        ("CLI> ", "status\r"),
+        ("uptime", "storage.list\r"),
+        ("sda", "net.show\r"),
+        ("eth3", "exit\r"),
+        ("Choice [0-9]: ", "0\r"),
+    ], tmp_path)
+    assert "wpbx console" in out
+    assert re.search(r"mode\W+appliance", out), out[-3000:]
+    assert "sda" in out, out[-3000:]  # the USB key, on the USB controller
+    print(out[-4000:])
+
+
+def test_reboot_into_the_boot_menu_and_reset_the_admin_password(vm):
+    vm.expect(r"", 1)
+    vm.send("\r")
+    vm.expect(r"login: ", 60)
+    vm.send("admin\r")
+    vm.expect(r"Password: ", 60)
+    vm.send("Firmw4re!Test\r")
+    vm.expect(r"Choice \[0-9\]: ", 120)
+    vm.send("7\r")
+    vm.expect(r"Type yes to confirm: ", 60)
+    vm.send("yes\r")
+    vm.expect(r"wpbx boot menu", BOOT_TIMEOUT)
+    vm.send("2\r")
+    vm.expect(r"Type yes: ", 60)
+    vm.send("yes\r")
+    vm.expect(r"Admin password reset to the factory default", 60)
+    vm.expect(r"Choice \[1-3\]: ", 30)
+    vm.send("1\r")
+    _, _, reply = _web_login(vm.https_port, "wildix", time.monotonic() + START_TIMEOUT)
+    assert reply.url.endswith("/password"), "admin / wildix should work again and force a change"
