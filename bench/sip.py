@@ -36,11 +36,11 @@ from wpbxd.console import client  # noqa: E402
 
 USERS = int(os.environ.get("BENCH_USERS", "10000"))
 CALLS = int(os.environ.get("BENCH_CALLS", "6000"))
-CONCURRENCY = 200              # calls/registrations in flight at most
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "400"))  # calls/registrations in flight at most
 TARGET_RATE = 5000             # per second; sipp stays below it when the server is slower
 CALL_PAUSE_MS = 50             # between ACK and BYE: a proxy's workers could reorder them otherwise
 SIPP_TIMEOUT = 120.0           # seconds: sipp gives up on calls stuck longer (they count as failed)
-SETTLE = 34.0                  # seconds: RFC 3261 Timer J (64*T1) lets REGISTER transactions expire
+SETTLE = float(os.environ.get("BENCH_SETTLE", "34"))                  # seconds: RFC 3261 Timer J (64*T1) lets REGISTER transactions expire
 CALLEE = "99999"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 KAMAILIO_CFG = REPO / "bench" / "kamailio" / "kamailio.cfg"
@@ -166,7 +166,7 @@ def register_callee(workdir: Path, server: str, port: int) -> None:
 def start_uas(workdir: Path, server: str, port: int) -> subprocess.Popen:
     run_dir = workdir / f"uas-{port}"
     run_dir.mkdir()
-    scenario = sipp.write(run_dir / "uas.xml", sipp.uas("answer"))
+    scenario = sipp.write(run_dir / "uas.xml", sipp.uas("answer", strict_ack=False))
     return subprocess.Popen(["sipp", server, "-sf", str(scenario), "-nostdin", "-i", "127.0.0.1",
                              "-p", str(port), "-m", str(CALLS)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=run_dir)
@@ -274,13 +274,14 @@ def main() -> int:
     if shutil.which("sipp") is None:
         print("sipp (Debian sip-tester) is needed")
         return 1
+    keep = os.environ.get("BENCH_KEEP")          # a directory to keep sipp's logs in
     with tempfile.TemporaryDirectory(prefix="wpbx-sip-bench-") as tmp:
-        work = Path(tmp)
+        work = Path(keep) if keep else Path(tmp)
         (work / "ours").mkdir()
         (work / "kam").mkdir()
         print(f"SIP bench: {USERS} users, {CALLS} calls, {CONCURRENCY} in flight at most, loopback")
         ours = bench_wpbxd(work / "ours")
-        kam = bench_kamailio(work / "kam")
+        kam = bench_kamailio(work / "kam") if os.environ.get("BENCH_ANCHOR", "1") != "0" else None
     print("\nresults (wpbxd ÷ Kamailio)")
     for kind, unit in (("register", "REGISTER/s"), ("calls", "call setups/s")):
         o = ours[kind]

@@ -170,8 +170,11 @@ Content-Length: 0
             + TAIL)
 
 
-def uas(mode: str = "answer") -> str:
-    """A callee: ``answer`` (180, 200, then BYE from the caller), ``busy`` (486), ``ring`` (until CANCEL)."""
+def uas(mode: str = "answer", strict_ack: bool = True) -> str:
+    """A callee: ``answer`` (180, 200, then BYE from the caller), ``busy`` (486), ``ring`` (until CANCEL).
+
+    ``strict_ack=False`` lets the BYE overtake the ACK (a multi-worker proxy may reorder them).
+    """
     text = HEAD.format(name=f"uas-{mode}")
     if mode == "ring":
         text += """  <recv request="INVITE" crlf="true">
@@ -188,7 +191,8 @@ def uas(mode: str = "answer") -> str:
         text += '  <recv request="CANCEL"/>\n' + _reply("200 OK", cancel=True)
         text += _reply("487 Request Terminated", cseq_invite=True) + '  <recv request="ACK"/>\n'
         return text + TAIL
-    text += _reply("200 OK", sdp=True) + '  <recv request="ACK" rtd="true" crlf="true"/>\n'
+    optional = "" if strict_ack else ' optional="true"'
+    text += _reply("200 OK", sdp=True) + f'  <recv request="ACK" rtd="true" crlf="true"{optional}/>\n'
     if mode == "hold":
         for _ in range(2):
             text += ('  <recv request="INVITE"/>\n' + _reply("200 OK", sdp=True, tag=False)

@@ -13,6 +13,7 @@ caller's job (``verify`` gets the password).
 
 import hashlib
 import hmac
+import itertools
 import os
 from dataclasses import dataclass
 
@@ -113,15 +114,17 @@ class DigestAuthenticator:
         self.algorithms = algorithms
         self.nonce_ttl = nonce_ttl
         self._secret = secret or os.urandom(16)
+        self._serial = itertools.count(int.from_bytes(os.urandom(4), "big"))
         self._counts: dict[str, int] = {}
         self._issued_order: list[tuple[float, str]] = []
 
     # -- nonces -----------------------------------------------------------------
     def _sign(self, stamp: str) -> str:
-        return hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:20]
+        # Keyed BLAKE2b is a MAC (RFC 7693 §2.5) and costs a fraction of HMAC-SHA-256.
+        return hashlib.blake2b(stamp.encode(), key=self._secret, digest_size=10).hexdigest()
 
     def make_nonce(self, now: float) -> str:
-        stamp = f"{now:.6f}{os.urandom(4).hex()}"
+        stamp = f"{now:.6f}{next(self._serial) & 0xFFFFFFFF:08x}"
         return f"{stamp}.{self._sign(stamp)}"
 
     def _nonce_time(self, nonce: str) -> float | None:
