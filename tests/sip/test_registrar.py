@@ -244,3 +244,23 @@ def test_tcp_register_and_options(wpbxd):
         tcp.sendall(msg[40:])
         data = tcp.recv(4096)
     assert data.startswith(b"SIP/2.0 200 OK")
+
+
+def test_a_ban_deleted_in_the_store_is_lifted_on_config_changed(wpbxd):
+    """The recovery console deletes sip_bans rows and publishes ConfigChanged('bans')."""
+    import sqlite3
+
+    add_users(wpbxd, [EXT])
+    wpbxd.call("settings.set", {"key": "sip.ban.max_failures", "value": 1})
+    phone = Phone(wpbxd)
+    try:
+        assert phone.register(password="Wrong_pass1").status == 401
+        assert [b["address"] for b in wpbxd.call("bans.list")] == ["127.0.0.1"]
+        with sqlite3.connect(wpbxd.data_dir / "wpbx.db") as db:
+            db.execute("DELETE FROM sip_bans")
+        wpbxd.ctl("reload")                     # publishes ConfigChanged('all'), as 'bans' does
+        assert wpbxd.call("bans.list") == []
+        resp = phone.request("OPTIONS", contacts=())
+        assert resp is not None and resp.status == 200
+    finally:
+        phone.close()

@@ -5,6 +5,7 @@ sendonly); the dialplan's factory ``users`` -> ``pbxinternal`` routing rings the
 called extension.
 """
 
+import json
 import time
 
 from tests.daemon_runner import free_port
@@ -104,6 +105,9 @@ def test_busy_callee_gives_486_to_the_caller(wpbxd, sipp_dir):
     assert result.returncode == 0, sipp.errors(sipp_dir)
     assert finish(uas) == 0, sipp.errors(sipp_dir)
     assert last_cdr(wpbxd)[0]["disposition"] == "BUSY"
+    listed = json.loads(wpbxd.ctl("cdr", "list", "--limit", "5", "--json").stdout)
+    assert [r["disposition"] for r in listed] == ["BUSY"]
+    assert "BUSY" in wpbxd.ctl("cdr", "list").stdout
 
 
 def test_unknown_number_gets_404(wpbxd, sipp_dir):
