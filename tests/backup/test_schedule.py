@@ -157,3 +157,39 @@ def test_retention_orders_same_second_archives_by_serial():
         "wpbx-backup-s1-20260310-020005.tar.gz", "wpbx-backup-s1-20260311-020005.tar.gz"]
     assert backup._unique("wpbx-backup-s1-20260311-020005.tar.gz", names) == \
         "wpbx-backup-s1-20260311-020005-2.tar.gz"
+
+
+def test_schedule_mails_the_backup_through_the_smtp_profile(wpbxd, tmp_path):
+    """Seed: scheduled backups to a share, FTP *or email*; the archive arrives attached and verifies."""
+    controller_mod = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is in deps/pip-test.txt")
+    import email
+    from email import policy
+
+    received = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(email.message_from_bytes(envelope.content, policy=policy.default))
+            return "250 OK"
+
+    refused = wpbxd.ctl("backup", "schedule", "add", "--target", "email", check=False)
+    assert refused.returncode == 1 and "email_to" in refused.stderr
+    controller = controller_mod.Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        wpbxd.call("smtp.set", {"values": {"sender": "pbx@example.com", "server": "127.0.0.1",
+                                           "port": controller.port}})
+        made = json.loads(wpbxd.ctl("backup", "schedule", "add", "--target", "email",
+                                    "--email-to", "ops@example.com", "--json").stdout)
+        result = wpbxd.ctl("backup", "schedule", "run", str(made["id"])).stdout
+    finally:
+        controller.stop()
+    assert "mailed to ops@example.com" in result
+    assert len(received) == 1 and received[0]["To"] == "ops@example.com"
+    attachment = next(received[0].iter_attachments())
+    archive = tmp_path / attachment.get_filename()
+    archive.write_bytes(attachment.get_content())
+    manifest = backup.verify_backup(archive, 10**6)
+    assert any(f["path"] == "db/wpbx.db" for f in manifest["files"])
+    dead = wpbxd.ctl("backup", "schedule", "run", str(made["id"]), check=False)
+    assert dead.returncode == 1 and dead.stdout.startswith("failed:")

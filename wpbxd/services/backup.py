@@ -50,6 +50,7 @@ from wpbxd.events import ConfigChanged
 from wpbxd.hw import areas
 from wpbxd.hw.storage import get_share, mounted_share
 from wpbxd.service import DaemonConfig, ServiceContext
+from wpbxd.services import smtp
 
 log = logging.getLogger(__name__)
 
@@ -364,11 +365,12 @@ def _swap_areas(root: Path, staging: Path) -> None:
 
 # -- schedules (seed: "Sauvegarde périodique (planifiée)") ---------------------
 FREQUENCIES = ("daily", "weekly", "monthly")
-TARGETS = ("local", "ftp", "share")
+TARGETS = ("local", "ftp", "share", "email")
 SCHEDULE_TICK = 30.0  # seconds between checks for a due schedule
 FTP_TIMEOUT = 60.0    # seconds per FTP operation
+MAX_EMAIL_BYTES = 20 * 1024 * 1024  # larger archives are refused: most mail servers reject them
 SCHEDULE_FIELDS = ("frequency", "hour", "minute", "weekday", "monthday", "target", "ftp_host", "ftp_port",
-                   "ftp_user", "ftp_password", "ftp_dir", "share_id", "keep", "enabled")
+                   "ftp_user", "ftp_password", "ftp_dir", "share_id", "keep", "enabled", "email_to")
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,7 @@ class Schedule:
     enabled: bool
     last_run: float | None
     last_result: str
+    email_to: str = ""
 
     @property
     def tag(self) -> str:
@@ -449,6 +452,7 @@ def validate_schedule(store: Store, values: dict[str, Any]) -> dict[str, Any]:
         "ftp_user": str(values.get("ftp_user") or ""), "ftp_password": str(values.get("ftp_password") or ""),
         "ftp_dir": str(values.get("ftp_dir") or "").strip(), "share_id": None,
         "enabled": 0 if values.get("enabled") in (False, 0, "0", "no") else 1,
+        "email_to": str(values.get("email_to") or "").strip(),
     }
     if data["frequency"] not in FREQUENCIES:
         raise ValidationError(f"must be one of {', '.join(FREQUENCIES)}", "frequency")
@@ -456,6 +460,8 @@ def validate_schedule(store: Store, values: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(f"must be one of {', '.join(TARGETS)}", "target")
     if data["target"] == "ftp" and not re.match(r"^[A-Za-z0-9.:-]{1,253}$", data["ftp_host"]):
         raise ValidationError("an FTP target needs a host name or address", "ftp_host")
+    if data["target"] == "email" and not smtp.EMAIL_RE.match(data["email_to"]):
+        raise ValidationError("an email target needs the address to send the backups to", "email_to")
     if data["target"] == "share":
         ref = values.get("share")
         row = store.one("SELECT id FROM storage_shares WHERE name = ? OR id = ?", (str(ref), str(ref)))
@@ -522,6 +528,19 @@ def _deliver_ftp(schedule: Schedule, archive: Path) -> str:
     return f"sent to ftp://{schedule.ftp_host}:{schedule.ftp_port}/{schedule.ftp_dir}"
 
 
+def _deliver_email(store: Store, schedule: Schedule, archive: Path) -> str:
+    """Mail the archive through the SMTP profile (no retention: mail cannot be taken back)."""
+    size = archive.stat().st_size
+    if size > MAX_EMAIL_BYTES:
+        raise UserError(f"the backup is {size // (1024 * 1024)} MB, over the {MAX_EMAIL_BYTES // (1024 * 1024)} MB"
+                        " a mail can carry: send it to FTP or a share instead")
+    smtp.send_mail(smtp.get_profile(store), schedule.email_to, f"wpbx backup {archive.name}",
+                   f"The scheduled backup {archive.name} of your wpbx PBX is attached ({size} bytes).\n"
+                   "Restore it in Settings > Backup or with 'wpbxctl backup restore'.\n",
+                   attachments=[(archive.name, archive.read_bytes(), "application/gzip")])
+    return f"mailed to {schedule.email_to}"
+
+
 def _deliver_share(store: Store, data_dir: Path, schedule: Schedule, archive: Path) -> str:
     share = get_share(store, schedule.share_id or "")
     with mounted_share(share, data_dir / ".mnt") as root:
@@ -547,8 +566,12 @@ def run_schedule(store: Store, data_dir: Path, schedule: Schedule, now: float) -
             with tempfile.TemporaryDirectory(dir=data_dir, prefix=".backup-out-") as scratch:
                 info = create_backup(store, data_dir, Path(scratch), now=now, tag=schedule.tag)
                 path = Path(info.path)
-                where = (_deliver_ftp(schedule, path) if schedule.target == "ftp"
-                         else _deliver_share(store, data_dir, schedule, path))
+                if schedule.target == "ftp":
+                    where = _deliver_ftp(schedule, path)
+                elif schedule.target == "email":
+                    where = _deliver_email(store, schedule, path)
+                else:
+                    where = _deliver_share(store, data_dir, schedule, path)
                 result = f"ok: {info.name} {where}"
     except (UserError, OSError, ftplib.Error, EOFError) as err:
         result = f"failed: {err}"

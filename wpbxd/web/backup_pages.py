@@ -16,10 +16,10 @@ from wpbxd.web.kit import Kit
 
 FEATURE = "backup.create"
 FREQUENCIES = ("daily", "weekly", "monthly")
-TARGETS = ("local", "ftp", "share")
+TARGETS = ("local", "ftp", "share", "email")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SCHEDULE_FORM = ("frequency", "hour", "minute", "weekday", "monthday", "target", "keep",
-                 "ftp_host", "ftp_port", "ftp_user", "ftp_password", "ftp_dir", "share")
+                 "ftp_host", "ftp_port", "ftp_user", "ftp_password", "ftp_dir", "share", "email_to")
 
 
 def when(seconds: float | None) -> str:

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sa.add_argument("--at", default="02:00", help="HH:MM in the PBX time zone")
     sa.add_argument("--weekday", type=int, default=0, help="0 = Monday (weekly)")
     sa.add_argument("--monthday", type=int, default=1, help="1-28 (monthly)")
-    sa.add_argument("--target", choices=("local", "ftp", "share"), default="local")
+    sa.add_argument("--target", choices=("local", "ftp", "share", "email"), default="local")
     sa.add_argument("--keep", type=int, default=7, help="archives to keep at the target")
     sa.add_argument("--ftp-host")
     sa.add_argument("--ftp-port", type=int, default=21)
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sa.add_argument("--ftp-password")
     sa.add_argument("--ftp-dir")
     sa.add_argument("--share", help="a share name from 'storage share list'")
+    sa.add_argument("--email-to", help="address the backups are mailed to (email target; SMTP profile)")
     sa.add_argument("--json", action="store_true")
     sa.set_defaults(func=schedule_add)
     sd = ssub.add_parser("del")
@@ -111,7 +112,8 @@ def schedule_add(args, ctl) -> int:
     request = {"frequency": args.frequency, "hour": hour, "minute": minute or "0", "weekday": args.weekday,
                "monthday": args.monthday, "target": args.target, "keep": args.keep,
                "ftp_host": args.ftp_host, "ftp_port": args.ftp_port, "ftp_user": args.ftp_user,
-               "ftp_password": args.ftp_password, "ftp_dir": args.ftp_dir, "share": args.share}
+               "ftp_password": args.ftp_password, "ftp_dir": args.ftp_dir, "share": args.share,
+               "email_to": args.email_to}
     result = ctl.call("backup.schedule.add", request)
     if args.json:
         ctl.print_json(result)

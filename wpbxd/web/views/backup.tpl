@@ -37,7 +37,7 @@
 <tbody>
 % for s in schedules:
 <tr><td>{{s['frequency']}} {{'%02d:%02d' % (s['hour'], s['minute'])}}{{(' on ' + weekdays[s['weekday']]) if s['frequency'] == 'weekly' else ''}}{{(' on day ' + str(s['monthday'])) if s['frequency'] == 'monthly' else ''}}{{'' if s['enabled'] else ' (off)'}}</td>
-<td>{{s['target']}}{{(' ' + s['ftp_host']) if s['target'] == 'ftp' else ''}}</td><td>{{s['keep']}}</td><td>{{when(s['last_run'])}} {{s['last_result']}}</td>
+<td>{{s['target']}}{{(' ' + s['ftp_host']) if s['target'] == 'ftp' else ''}}{{(' ' + s['email_to']) if s['target'] == 'email' else ''}}</td><td>{{s['keep']}}</td><td>{{when(s['last_run'])}} {{s['last_result']}}</td>
 <td>
 % if me.is_super_admin:
 <form method="post" action="/settings/backup" class="inline">{{!forms.hidden('csrf', csrf)}}{{!forms.hidden('id', str(s['id']))}}
@@ -67,6 +67,7 @@
   {{!forms.text('ftp_dir', 'FTP folder', values.get('ftp_dir', ''), errors.get('ftp_dir', ''))}}
   </fieldset>
   {{!forms.text('share', 'Share (for the share target)', values.get('share', ''), errors.get('share', ''))}}
+  {{!forms.text('email_to', 'Email address (for the email target, through the SMTP profile)', values.get('email_to', ''), errors.get('email_to', ''))}}
   {{!forms.checkbox('enabled', 'Enabled', values.get('enabled', '1') != '')}}
   <button type="submit" class="primary">Add schedule</button>
 </form>
