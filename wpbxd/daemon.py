@@ -32,6 +32,7 @@ from wpbxd.hw.watchdog import WatchdogService
 from wpbxd.net.service import NetService
 from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.services.backup import BackupService
+from wpbxd.services.upgrade import UpgradeService
 from wpbxd.telephony.cdr_backends.service import CdrBackendService
 from wpbxd.telephony.dialplan.service import DialplanService
 from wpbxd.telephony.media.service import MediaService
@@ -161,6 +162,7 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     services.append(TrunkService(ctx))
     services.append(SipService(ctx))
     services.append(CdrBackendService(ctx))
+    services.append(UpgradeService(ctx))
     services.append(WebService(ctx))
     return services
 
