@@ -16,6 +16,7 @@ from wpbxd.events import ConfigChanged
 from wpbxd.sounds.library import check_packages
 from wpbxd.telephony.media.negotiation import DEFAULT_LAN_NETWORKS, networks_setting
 from wpbxd.telephony.media.tones import check_zone
+from wpbxd.telephony.trunks.resolver import servers_setting
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("media.wideband_on_lan", 1, "offer uncompressed G.711 first to phones on LAN networks (1) or G.729 everywhere except the forced networks (0)", _int_range(0, 1)),
         Setting("media.lan_networks", DEFAULT_LAN_NETWORKS, "networks the PBX treats as LAN for codec choice (comma list)", networks_setting),
         Setting("media.wideband_networks", "", "networks where G.711 is always preferred, e.g. a VPN (comma list)", networks_setting),
+        Setting("trunks.dns_servers", "", "DNS servers for trunk host names, IP[:port] comma list (empty: the system's)", servers_setting),
     ]
 }
 

@@ -30,6 +30,8 @@ import dns.exception
 import dns.rdatatype
 import dns.resolver
 
+from wpbxd.errors import ValidationError
+
 DEFAULT_PORT = 5060
 DNS_TIMEOUT = 3.0            # seconds per DNS query (all servers)
 
@@ -157,3 +159,25 @@ async def _system_addresses(name: str) -> list[str]:
         if address not in out:
             out.append(address)
     return out
+
+
+def parse_servers(text: str) -> list[tuple[str, int]]:
+    """``"127.0.0.1:5353, 192.0.2.53"`` -> [(host, port)]; ``ValueError`` naming the bad item."""
+    servers: list[tuple[str, int]] = []
+    for item in (i.strip() for i in str(text or "").split(",")):
+        if not item:
+            continue
+        host, _, port = item.rpartition(":") if item.count(":") == 1 else (item, "", "53")
+        if _ip(host) is None or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{item!r} is not IP[:port]")
+        servers.append((host, int(port)))
+    return servers
+
+
+def servers_setting(value: object) -> str:
+    """Settings check for ``trunks.dns_servers``."""
+    try:
+        parse_servers(str(value or ""))
+    except ValueError as err:
+        raise ValidationError(str(err)) from None
+    return str(value or "").strip()

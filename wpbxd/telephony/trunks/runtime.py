@@ -149,6 +149,9 @@ class TrunkRuntime:
             name = state.trunk.name
             if name in self._busy:
                 continue
+            if not state.trunk.dynamic and not state.targets and now - state.resolved_at >= RESOLVE_TTL:
+                state.resolved_at = now          # tried once per TTL even when it fails
+                self._spawn(self._prefetch(state))
             reg = state.registration
             if reg is not None:
                 reg.handle_timer(now)
@@ -185,6 +188,11 @@ class TrunkRuntime:
         now = self.clock()
         if state.targets and now - state.resolved_at < RESOLVE_TTL:
             return state.targets
+        return await self._resolve(state)
+
+    async def _resolve(self, state: TrunkState) -> list[Target]:
+        trunk = state.trunk
+        now = self.clock()
         try:
             state.targets = await resolve(trunk.hostname, trunk.port, self.lookup)
             state.resolve_error = ""
@@ -195,6 +203,13 @@ class TrunkRuntime:
                 raise
         state.resolved_at = now
         return state.targets
+
+    async def _prefetch(self, state: TrunkState) -> None:
+        """Resolve a trunk early: incoming calls are recognised by its addresses."""
+        try:
+            await self._resolve(state)
+        except ResolveError as err:
+            state.resolve_error = str(err)
 
     def _advance_target(self, state: TrunkState) -> None:
         if len(state.targets) > 1:
@@ -354,14 +369,27 @@ class TrunkRuntime:
         return make_response(req, 401, "Unauthorized", random_token(4), extra)
 
     # -- what the call engine asks -------------------------------------------------------------
-    def match_source(self, host: str) -> Trunk | None:
-        """The trunk an incoming request from ``host`` belongs to, if any."""
+    def match_source(self, host: str, port: int = 0) -> Trunk | None:
+        """The trunk an incoming request from ``host``:``port`` belongs to, if any.
+
+        A dynamic trunk matches its registered peer's address and port. A trunk
+        whose host was given with an explicit port matches that address and port
+        only (several peers may share an address); otherwise any port of its
+        resolved addresses matches (providers send from more ports than one).
+        """
         for state in self.states.values():
-            if state.trunk.dynamic:
-                if state.peer is not None and state.peer.source[1] == host:
-                    return state.trunk
-            elif any(t[1] == host for t in state.targets) or state.trunk.hostname == host:
-                return state.trunk
+            trunk = state.trunk
+            if trunk.dynamic:
+                if state.peer is not None and state.peer.source[1:] == (host, port):
+                    return trunk
+                continue
+            explicit = trunk.port
+            addresses = [(t[1], t[2]) for t in state.targets] or [(trunk.hostname, explicit or 5060)]
+            if explicit is not None:
+                if (host, port) in addresses:
+                    return trunk
+            elif any(a == host for a, _ in addresses):
+                return trunk
         return None
 
     def available(self, name: str, limit: int = 0) -> tuple[bool, str]:
