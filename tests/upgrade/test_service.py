@@ -5,6 +5,7 @@ by image/bundle from a small ext4 root, as the firmware build makes them."""
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -154,3 +155,43 @@ def test_a_repository_name_maps_to_a_directory_and_offers_the_newest_good_bundle
     empty.mkdir()
     daemon.ctl("upgrade", "repo", "add", "rel380", str(empty))
     assert "no newer version than 0.1.0 in rel380" in daemon.ctl("upgrade", "check", "--repository", "rel380").stdout
+
+
+def test_web_upload_refuses_a_downgrade_then_installs_and_shows_progress(box):
+    import urllib3
+
+    from tests.web.conftest import Web, first_login
+
+    urllib3.disable_warnings()
+    web = Web(box["daemon"])
+    first_login(web)
+    s = web.admin()
+    page = web.get(s, "/settings/update")
+    assert page.status_code == 200 and 'id="running-version">0.1.0<' in page.text
+    assert "confirmed A" in page.text
+
+    def upload(path, backup=True):
+        data = {"csrf": web.csrf(s, "/settings/update"), "action": "upload"}
+        if backup:
+            data["backup"] = "1"
+        with open(path, "rb") as f:
+            return s.post(web.base + "/settings/update", data=data, files={"bundle": (path.name, f)},
+                          allow_redirects=False, timeout=60)
+
+    refused = upload(_bundle(box, "0.0.5", "older"))
+    assert refused.status_code == 400 and "La rétrogradation n&#039;est pas prise en charge" in refused.text
+    empty = s.post(web.base + "/settings/update", data={"csrf": web.csrf(s, "/settings/update"),
+                                                       "action": "upload"}, timeout=20, allow_redirects=False)
+    assert empty.status_code == 400 and "choose an update bundle" in empty.text
+    done = upload(_bundle(box, "0.2.0", "next"))
+    assert done.status_code == 303, done.text[:1000]
+    for _ in range(100):
+        progress = web.get(s, "/settings/update/progress").json()
+        if progress["state"] in ("installed", "failed"):
+            break
+        time.sleep(0.2)
+    assert progress["state"] == "installed", progress
+    page = web.get(s, "/settings/update")
+    assert "Upgrade to 0.2.0: installed" in page.text and "trial of B pending" in page.text
+    assert progress["backup"] and progress["backup"] in page.text
+    assert not (box["daemon"].data_dir / "upgrade" / "upload.wpbx").exists()

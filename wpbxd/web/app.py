@@ -38,6 +38,7 @@ from wpbxd.web import (
     settings_pages,
     sound_pages,
     system_pages,
+    upgrade_pages,
     user_pages,
 )
 from wpbxd.web.features import FeatureMissing
@@ -300,7 +301,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
     kit = Kit(env=env, page=page, render=render, flash=flash, me=me, session=sess, now=now,
               idle=idle, groups=setting_groups)
     for module in (user_pages, call_pages, system_pages, settings_pages, dialplan_pages, network_pages,
-                   sound_pages, backup_pages):
+                   sound_pages, backup_pages, upgrade_pages):
         module.install(app, kit)
     app.mount("/api/v1/", api.make_api(env))
     return app
