@@ -39,6 +39,7 @@ CALLS = int(os.environ.get("BENCH_CALLS", "6000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "400"))  # calls/registrations in flight at most
 TARGET_RATE = 5000             # per second; sipp stays below it when the server is slower
 CALL_PAUSE_MS = 50             # between ACK and BYE: a proxy's workers could reorder them otherwise
+CDR_FLUSH_WAIT = 2.5           # seconds: CDRs are written in batches about once a second
 SIPP_TIMEOUT = 120.0           # seconds: sipp gives up on calls stuck longer (they count as failed)
 SETTLE = float(os.environ.get("BENCH_SETTLE", "34"))                  # seconds: RFC 3261 Timer J (64*T1) lets REGISTER transactions expire
 CALLEE = "99999"
@@ -239,6 +240,7 @@ def bench_wpbxd(workdir: Path) -> dict:
         out["registrations"] = status["registrations"]
         out["rss_idle"] = rss_idle
         out["rss_after"] = rss_mb(pbx.proc.pid)
+        time.sleep(CDR_FLUSH_WAIT)
         out["cdr"] = len(pbx.call("cdr.list", {"limit": 100000}))
         print(f"  wpbxd     RSS: {rss_idle:.1f} MB with users only, {out['rss_after']:.1f} MB with "
               f"{out['registrations']} registrations after the runs; {out['cdr']} CDRs written", flush=True)

@@ -286,3 +286,20 @@ def test_illegal_transaction_user_event_raises():
     layer.respond(txn, make_response(req, 200, "OK"), now=0.0)
     with pytest.raises(TransactionError):
         layer.respond(txn, make_response(req, 200, "OK"), now=0.0)
+
+
+def test_invite_retransmission_after_2xx_is_absorbed_in_accepted_state():
+    """RFC 6026 §7.1: not a new request for the TU; Timer L then forgets the transaction."""
+    layer, sent, tu = _layer()
+    req = parse(INVITE)
+    layer.receive_request(req, TARGET, now=0.0)
+    txn = tu.requests[0][0]
+    layer.respond(txn, make_response(req, 200, "OK", to_tag="b"), now=0.1)
+    assert txn.state == "accepted"
+    layer.receive_request(parse(INVITE), TARGET, now=0.6)
+    assert len(tu.requests) == 1 and [m.status for m in sent] == [200]
+    ack = parse(INVITE.replace(b"INVITE sip", b"ACK sip").replace(b"1 INVITE", b"1 ACK"))
+    layer.receive_request(ack, TARGET, now=0.7)      # an ACK reusing the INVITE branch still reaches the TU
+    assert tu.acks == [ack]
+    _run_until(layer, 0.1 + 64 * T1)
+    assert txn.state == "terminated" and not layer.servers

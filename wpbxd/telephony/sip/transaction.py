@@ -12,7 +12,9 @@ Timers (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2, table 4): A/E/G retransmit o
 unreliable transports, doubling up to T2 (E and G); B/F/H give up after 64*T1;
 D/K/I/J absorb retransmissions before the transaction is forgotten (zero on
 reliable transports). Timer C (a guard of 3 minutes on an INVITE stuck in
-Proceeding) stands in for the TU's own give-up.
+Proceeding) stands in for the TU's own give-up. The INVITE server transaction has
+RFC 6026's Accepted state: after a 2xx it absorbs INVITE retransmissions for
+Timer L (64*T1) instead of handing them to the TU as new requests.
 """
 
 import heapq
@@ -76,7 +78,11 @@ TRANSITIONS: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {
     # Figure 7: INVITE server transaction
     (INVITE_SERVER, "proceeding", "request"): ("proceeding", ("resend_response",)),
     (INVITE_SERVER, "proceeding", "tu_1xx"): ("proceeding", ("send_response",)),
-    (INVITE_SERVER, "proceeding", "tu_2xx"): ("terminated", ("send_response",)),
+    (INVITE_SERVER, "proceeding", "tu_2xx"): ("accepted", ("send_response", "start_L")),
+    # RFC 6026 §7.1 "Accepted": absorb INVITE retransmissions after a 2xx; the TU resends the 2xx.
+    (INVITE_SERVER, "accepted", "request"): ("accepted", ()),
+    (INVITE_SERVER, "accepted", "tu_2xx"): ("accepted", ("send_response",)),
+    (INVITE_SERVER, "accepted", "timer_L"): ("terminated", ()),
     (INVITE_SERVER, "proceeding", "tu_final"): ("completed", ("send_response", "start_G", "start_H")),
     (INVITE_SERVER, "completed", "request"): ("completed", ("resend_response",)),
     (INVITE_SERVER, "completed", "timer_G"): ("completed", ("resend_response", "start_G")),
@@ -232,9 +238,9 @@ class TransactionLayer:
             txn.on_timeout(txn)
         if txn.state == "terminated":
             self._forget(txn)
-        elif txn.state in ("completed", "confirmed"):
+        elif txn.state in ("completed", "confirmed", "accepted"):
             # Only retransmissions are left to absorb: keep the bytes, free the rest.
-            if txn.kind != INVITE_SERVER or txn.state == "confirmed":
+            if txn.kind != INVITE_SERVER or txn.state != "completed":
                 txn.on_response = None
                 txn.on_timeout = None
                 txn.data = None
@@ -261,7 +267,7 @@ class TransactionLayer:
                 delay = txn.interval
                 txn.interval = min(delay * 2, T2)
                 self._start(txn, "G", delay, now)
-        elif name in ("B", "F", "H"):
+        elif name in ("B", "F", "H", "L"):
             self._start(txn, name, 64 * T1, now)
         elif name == "C":
             self._start(txn, "C", TIMER_C, now)
@@ -335,7 +341,7 @@ class TransactionLayer:
         key = server_key(req)
         txn = self.servers.get(key)
         if req.method == "ACK":
-            if txn is not None and txn.kind == INVITE_SERVER and txn.state != "terminated":
+            if txn is not None and txn.kind == INVITE_SERVER and txn.state in ("completed", "confirmed"):
                 self._event(txn, "ack", req, now)
             else:
                 self.tu.on_ack(req, origin or source)
