@@ -193,3 +193,12 @@ def test_sigterm_hangs_up_active_calls_with_bye_and_writes_their_cdr(wpbxd_facto
     cdr = again.call("cdr.list")[0]
     assert cdr["disposition"] == "ANSWERED" and cdr["hangup_side"] == "pbx"
     assert "shutting down" in cdr["hangup_cause"]
+
+
+def test_caller_over_tcp_calls_callee_over_udp(wpbxd, sipp_dir):
+    """RFC 3261 §18: the caller's leg on TCP (framed by Content-Length), the callee's on UDP."""
+    uas = setup(wpbxd, sipp_dir, "answer")
+    result = call_from(wpbxd, sipp_dir, sipp.uac_call(), CALLEE, "-t", "t1", "-d", "300")
+    assert result.returncode == 0, sipp.errors(sipp_dir) or result.stderr[-1000:]
+    assert finish(uas) == 0, sipp.errors(sipp_dir)
+    assert last_cdr(wpbxd)[0]["disposition"] == "ANSWERED"

@@ -526,7 +526,7 @@ class B2bua:
         leg.user = user
         leg.binding = binding
         leg.call_id = random_token(10) + "@wpbx"
-        leg.target = binding.source
+        leg.target = self.stack.route_to(binding.source, binding.contact)
         leg.remote_target = binding.contact
         host = self.stack.local_host(binding.source[1])
         display = call.caller_name.replace('"', "")

@@ -20,6 +20,7 @@ from typing import Any
 from wpbxd.telephony.sip.message import Request, Response, make_response, triage
 from wpbxd.telephony.sip.transaction import MAGIC_COOKIE, Target, Transaction, TransactionLayer
 from wpbxd.telephony.sip.transport import TcpTransport, UdpTransport
+from wpbxd.telephony.sip.uri import SipSyntaxError, parse_uri
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,20 @@ class SipStack:
         host = self.local_host(target[1])
         transport = "" if target[0] == "udp" else f";transport={target[0]}"
         return f"<sip:{user}@{host}:{self.port}{transport}>"
+
+    def route_to(self, flow: Target, uri_text: str) -> Target:
+        """Where to send to a registered contact: its registration flow (RFC 3581 / NAT)
+        while that flow exists, else the Contact URI's own address."""
+        if flow[0] == "udp" or (flow[1], flow[2]) in self.tcp.connections:
+            return flow
+        try:
+            uri = parse_uri(uri_text)
+        except SipSyntaxError:
+            return flow
+        transport = (uri.params.get("transport") or "udp").lower()
+        if transport not in self.transports or not uri.host:
+            return flow
+        return (transport, uri.host.strip("[]"), uri.port or 5060)
 
     # -- sending --------------------------------------------------------------------
     def _send(self, data: bytes, target: Target) -> None:
