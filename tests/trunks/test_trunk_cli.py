@@ -76,3 +76,24 @@ def test_cdr_backend_settings(wpbxd, tmp_path):
     wpbxd.ctl("cdr", "backend", "select", "csv")
     stats = json.loads(wpbxd.ctl("cdr", "backend", "stats").stdout)
     assert stats["backend"] == "csv" and stats["calls"] == 0
+
+
+def test_trace_via_trunk_and_through_a_trunk_group(wpbxd):
+    """``wpbxctl dialplan trace --via-trunk``: an incoming call runs the trunk's procedure."""
+    wpbxd.ctl("user", "add", "--name", "Reception", "--extension", "100")
+    wpbxd.ctl("trunk", "add", "--name", "provider", "--host", "192.0.2.10", "--login", "acme")
+    wpbxd.ctl("trunk", "add", "--name", "gsm", "--host", "192.0.2.11", "--login", "gsm")
+    wpbxd.ctl("trunk", "group", "set", "gsm-calls", "--member", "gsm,strip=1", "--member", "provider,strip=1")
+    wpbxd.ctl("dialplan", "entry", "add", "main", "0123456789")
+    wpbxd.ctl("dialplan", "app", "add", "main", "0123456789", "dial", "target=100")
+    wpbxd.ctl("dialplan", "entry", "add", "users", "0[67].")
+    wpbxd.ctl("dialplan", "app", "add", "users", "0[67].", "trunk_group", "group=gsm-calls")
+    lines = wpbxd.ctl("dialplan", "trace", "--from", "0145678900", "--to", "0123456789",
+                      "--via-trunk", "provider").stdout
+    assert "in on trunk provider to 0123456789, starting in procedure main" in lines
+    assert "ring 100" in lines
+    lines = wpbxd.ctl("dialplan", "trace", "--from", "100", "--to", "0612345678", "--assume", "busy").stdout
+    assert "trunk gsm: dial 612345678" in lines and "trunk provider: dial 612345678" in lines
+    assert "caller gets 486" in lines
+    bad = wpbxd.ctl("dialplan", "trace", "--from", "1", "--to", "2", "--via-trunk", "nosuch", check=False)
+    assert bad.returncode != 0 and "no trunk 'nosuch'" in bad.stderr

@@ -18,6 +18,7 @@ from wpbxd.services import smtp
 from wpbxd.telephony.dialplan import catalog, dryrun, preferences, procedures
 from wpbxd.telephony.dialplan.apps.registry import applications
 from wpbxd.telephony.dialplan.engine import Dialplan
+from wpbxd.telephony.trunks import model as trunk_model
 
 
 def _need(args: dict[str, Any], *keys: str) -> list[Any]:
@@ -47,14 +48,17 @@ def register(control: ControlServer, store: Store, bus: EventBus,
 
     async def trace(args: dict[str, Any]) -> dict[str, Any]:
         caller, called = _need(args, "from", "to")
-        if args.get("via_trunk"):
-            raise ValidationError("trunks do not exist yet; give the procedure with --procedure", "via_trunk")
+        procedure = args.get("procedure") or None
+        via = str(args.get("via_trunk") or "") or None
+        if via is not None:
+            procedure = procedure or trunk_model.get_trunk(store, via).procedure
+        groups = {g.name: g.members for g in trunk_model.list_groups(store)}
         plan = Dialplan.load(store, current())
         at = dryrun.parse_at(args.get("at"), plan)
         lines, outcome = await dryrun.trace(
-            plan, str(caller), str(called), at=at, procedure=args.get("procedure") or None,
+            plan, str(caller), str(called), at=at, procedure=procedure,
             assume=args.get("assume") or "answered", busy=tuple(args.get("busy") or ()),
-            offline=tuple(args.get("offline") or ()))
+            offline=tuple(args.get("offline") or ()), groups=groups, via_trunk=via)
         return {"lines": lines, "end": outcome.end.value, "sip_code": outcome.sip_code, "reason": outcome.reason}
 
     async def smtp_test(args: dict[str, Any]) -> str:

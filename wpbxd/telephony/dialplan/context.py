@@ -12,7 +12,10 @@ Rule: nothing in this module does I/O; it only defines the shapes both sides use
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from wpbxd.telephony.trunks.model import GroupMember
 
 
 class DialStatus(enum.Enum):
@@ -136,3 +139,22 @@ class CallContext(Protocol):
 
     def trace(self, text: str) -> None:
         """One line for the live dialplan debug (``show calls --follow``)."""
+
+    async def dial_trunk(self, trunk: str, number: str, timeout: float | None, limit: int = 0,
+                         procedure: str | None = None, quiet_early: bool = False) -> DialResult:
+        """Send the call out through the SIP trunk named ``trunk`` to ``number`` (trunks issue).
+
+        ``number`` is what the trunk receives (already stripped/prefixed by the
+        dialplan). A trunk that is down or has ``limit`` (or its own maximum)
+        calls in progress is not tried: UNAVAILABLE with sip_code 503 at once.
+        Otherwise like ``ring`` with one target: ANSWERED after the bridged call
+        is over; else BUSY (486/600), NOT_FOUND (404/484), REJECTED (403/603),
+        NO_ANSWER (it rang until ``timeout``) or FAILED with the provider's code
+        (503 congestion, 408 no answer from the provider...). ``procedure`` asks
+        a remote wpbx to run the call in that procedure; ``quiet_early`` keeps
+        the trunk's early media from the caller (a trunk group hunting keeps one
+        continuous ringback).
+        """
+
+    def trunk_group(self, name: str) -> "tuple[GroupMember, ...] | None":
+        """The ordered members of trunk group ``name`` (None when there is none)."""

@@ -41,6 +41,7 @@ class DryRunContext:
     states: dict[str, ExtensionState] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     events: list[object] = field(default_factory=list)
+    groups: dict[str, tuple] = field(default_factory=dict)     # trunk group name -> members
 
     async def dial(self, targets: list[str], timeout: float | None) -> DialResult:
         return await self.ring([DialTarget(t) for t in targets], timeout)
@@ -52,6 +53,14 @@ class DryRunContext:
 
     def extension_state(self, extension: str) -> ExtensionState:
         return self.states.get(extension, ExtensionState(registered=True, active_calls=0))
+
+    async def dial_trunk(self, trunk: str, number: str, timeout: float | None, limit: int = 0,
+                         procedure: str | None = None, quiet_early: bool = False) -> DialResult:
+        """Trunks are assumed up; the call is assumed to end as ``assume`` says."""
+        return await self.ring([DialTarget(number)], timeout)
+
+    def trunk_group(self, name: str) -> tuple | None:
+        return self.groups.get(name)
 
     async def wait(self, seconds: float) -> bool:
         return True
@@ -83,16 +92,23 @@ def parse_at(text: str | None, plan: engine.Dialplan) -> float | None:
 
 async def trace(plan: engine.Dialplan, caller: str, called: str, *, at: float | None = None,
                 procedure: str | None = None, assume: str = "answered",
-                busy: tuple[str, ...] = (), offline: tuple[str, ...] = ()) -> tuple[list[str], Outcome]:
-    """Run the engine over ``plan`` for a call ``caller`` -> ``called``; no call is placed."""
+                busy: tuple[str, ...] = (), offline: tuple[str, ...] = (), groups: dict | None = None,
+                via_trunk: str | None = None) -> tuple[list[str], Outcome]:
+    """Run the engine over ``plan`` for a call ``caller`` -> ``called``; no call is placed.
+
+    ``via_trunk`` names the trunk the call comes in on (its procedure is the start
+    unless ``procedure`` is given); ``groups`` gives the trunk groups' members.
+    """
     if assume not in ASSUME:
         raise ValidationError(f"assume must be one of {', '.join(ASSUME)}", "assume")
     user = plan.users.get(caller)
     start = procedure or (user.dialplan if user else "main")
     states = {e: ExtensionState(True, 1) for e in busy}
     states.update({e: ExtensionState(False, 0) for e in offline})
-    ctx = DryRunContext(caller, called, start, user.name if user else "", assume=ASSUME[assume], states=states)
+    ctx = DryRunContext(caller, called, start, user.name if user else "", assume=ASSUME[assume], states=states,
+                        groups=dict(groups or {}))
     ctx.lines.append(f"call from {caller}" + (f" (user {user.name})" if user else " (outside caller)")
+                     + (f" in on trunk {via_trunk}" if via_trunk else "")
                      + f" to {called}, starting in procedure {start}")
     memory = plan.memory
     plan.memory = type(memory)(dict(memory.last_rung), dict(memory.last_answer))  # a trace changes nothing
