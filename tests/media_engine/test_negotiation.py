@@ -101,3 +101,9 @@ def test_offer_reordered_by_policy_and_narrowed_to_what_was_negotiated():
     assert order_offer(ALL, ("G729", "PCMU", "PCMA")).media[0].formats == ["18", "0", "8", "101"]
     narrowed = narrow_offer(ALL, Negotiated("PCMA", 8, 101, "192.168.1.20", 4000, "sendrecv")).media[0]
     assert narrowed.formats == ["8", "101"] and set(narrowed.rtpmap()) == {8, 101}
+
+
+def test_first_voice_codec_of_an_answer():
+    from wpbxd.telephony.media.negotiation import first_voice
+    assert first_voice(ALL) == ("G729", 18, 101)
+    assert first_voice(offer("9", ["9 G722/8000"])) is None

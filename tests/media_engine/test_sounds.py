@@ -115,3 +115,14 @@ def test_bad_sound_names_are_refused(tmp_path):
     for name in ("", "../etc/passwd", "a/b", ".hidden", "x" * 65):
         with pytest.raises(ValidationError):
             library.import_upload(name, "a.wav", b"RIFF")
+
+
+def test_music_on_hold_is_the_moh_upload_else_a_generated_loop(tmp_path):
+    library = SoundLibrary(tmp_path / "sounds")
+    default = library.music()
+    rate, channels, width, frames = wav_params(default)
+    assert (rate, channels, width) == (8000, 1, 2) and frames > 8000
+    assert library.music() == default                        # written once
+    need_tools("sox")
+    custom = library.import_upload("moh", "m.wav", open(make_wav(tmp_path / "m.wav"), "rb").read())
+    assert library.music() == custom.path

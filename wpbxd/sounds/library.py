@@ -45,6 +45,10 @@ UPLOAD_FORMATS: dict[str, list[str]] = {
     "alaw": ["-t", "al", "-r", "8000", "-c", "1"],
     "al": ["-t", "al", "-r", "8000", "-c", "1"],
 }
+MOH_NAME = "moh"                       # an uploaded sound of this name is the music on hold
+MOH_NOTES = (523.25, 659.25, 783.99, 659.25)   # Hz: C5 E5 G5 E5, the default music's loop
+MOH_NOTE_SECONDS = 0.4
+MOH_AMPLITUDE = 3000
 SOX_OUTPUT = ["-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "wav"]
 
 
@@ -189,6 +193,27 @@ class SoundLibrary:
         if name in PROMPTS:
             return self.prompt(name, language)
         raise NotFound(f"no sound {name!r}")
+
+    def music(self) -> Path:
+        """Music on hold: the admin's sound named ``moh`` when there is one, else a
+        short generated melody (soft sine notes), written once."""
+        custom = self.custom_dir / f"{MOH_NAME}.wav"
+        if custom.exists():
+            return custom
+        path = self.root / "system" / "music.wav"
+        if not path.exists():
+            from wpbxd.telephony.media.dtmf import tone_pcm
+            pcm = b"".join(tone_pcm((freq,), int(SAMPLE_RATE * MOH_NOTE_SECONDS), MOH_AMPLITUDE)
+                           for freq in MOH_NOTES)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.part")
+            with wave.open(str(tmp), "wb") as wav:
+                wav.setnchannels(1)
+                wav.setsampwidth(2)
+                wav.setframerate(SAMPLE_RATE)
+                wav.writeframes(pcm)
+            os.replace(tmp, path)
+        return path
 
     # -- admin sounds ---------------------------------------------------------------
     def list(self) -> list[SoundInfo]:

@@ -297,3 +297,17 @@ def narrow_offer(offer: sdp.SessionDescription, negotiated: Negotiated) -> sdp.S
     media = list(offer.media)
     media[index] = offer.media[index].with_formats(keep)
     return dataclasses.replace(offer, media=media)
+
+
+def first_voice(desc: sdp.SessionDescription) -> tuple[str, int, int | None] | None:
+    """(codec, payload type, telephone-event payload type) of the first audio stream's
+    first codec the PBX knows: what a two-party answer settled on."""
+    index = _audio_index(desc)
+    if index is None:
+        return None
+    m = desc.media[index]
+    voice = _voice_formats(m)
+    if not voice:
+        return None
+    pt, name = voice[0]
+    return name, pt, _event_pt(m)
