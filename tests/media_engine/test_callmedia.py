@@ -58,11 +58,12 @@ def test_bridge_plain_when_shared_and_transcoding_when_not():
         stream = relay.open_stream()
         caller = offer("18 101")
         callee = offer("8 101")
-        answer, plan = bridge(stream, caller, callee)
-        assert plan is not None and (plan.a_codec, plan.b_codec) == ("G729", "PCMA")
-        assert answer.media[0].formats == ["18", "101"]
-        answer, plan = bridge(stream, offer("8 18 101"), callee)
-        assert plan is None and answer is callee
+        result = bridge(stream, caller, callee)
+        assert result.plan is not None and (result.plan.a_codec, result.plan.b_codec) == ("G729", "PCMA")
+        assert result.answer.media[0].formats == ["18", "101"]
+        assert result.a_to_b is not None and result.b_to_a is not None
+        result = bridge(stream, offer("8 18 101"), callee)
+        assert result.plan is None and result.answer is callee
         relay.close()
 
     asyncio.run(scenario())

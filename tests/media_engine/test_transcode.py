@@ -122,3 +122,13 @@ def test_relay_transcodes_both_ways_between_real_sockets():
         pcma_phone.close()
 
     asyncio.run(scenario())
+
+
+def test_only_from_passes_one_ssrc_and_can_wrap_a_translator():
+    from wpbxd.telephony.media.transcode import only_from
+    keep = only_from(0xAB)
+    assert keep(memoryview(rtp.build(8, 1, 0, 0xAB, b"\xd5" * 160))) == rtp.build(8, 1, 0, 0xAB, b"\xd5" * 160)
+    assert keep(memoryview(rtp.build(8, 1, 0, 0xAC, b"\xd5" * 160))) is None
+    assert keep(memoryview(b"\x80\x08")) is None
+    wrapped = only_from(0xAB, PacketTranslator("PCMA", 8, None, "PCMU", 0, None))
+    assert rtp.parse(wrapped(memoryview(rtp.build(8, 1, 0, 0xAB, b"\xd5" * 160)))).payload_type == 0

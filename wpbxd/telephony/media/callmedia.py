@@ -31,7 +31,7 @@ from wpbxd.telephony.media.negotiation import (
     plan_bridge,
 )
 from wpbxd.telephony.media.relay import PortAllocator, RelayStream
-from wpbxd.telephony.media.transcode import translators
+from wpbxd.telephony.media.transcode import PacketTranslator, translators
 
 DTMF_RELAY = "application/dtmf-relay"
 DTMF_PLAIN = "application/dtmf"
@@ -96,18 +96,29 @@ def callee_offer(offer: sdp.SessionDescription) -> sdp.SessionDescription:
     return offer_for_callee(offer)
 
 
+@dataclass(frozen=True)
+class Bridge:
+    """The caller's view of a callee's answer, and the transcoding put on the stream."""
+
+    answer: sdp.SessionDescription
+    plan: BridgePlan | None
+    a_to_b: PacketTranslator | None = None
+    b_to_a: PacketTranslator | None = None
+
+
 def bridge(stream: RelayStream | None, offer_a: sdp.SessionDescription,
-           answer_b: sdp.SessionDescription) -> tuple[sdp.SessionDescription, BridgePlan | None]:
+           answer_b: sdp.SessionDescription) -> Bridge:
     """The answer for the caller, and the transcoding plan now active on ``stream``
-    (``None``: plain relay). Raises ``NegotiationError`` when no codec can work."""
+    (``plan`` None: plain relay). Raises ``NegotiationError`` when no codec can work."""
     plan = plan_bridge(offer_a, answer_b)
     if plan is None:
         if stream is not None:
             stream.set_transcoders(None, None)
-        return answer_b, None
+        return Bridge(answer_b, None)
+    a_to_b, b_to_a = translators(plan)
     if stream is not None:
-        stream.set_transcoders(*translators(plan))
-    return answer_for_caller(answer_b, plan), plan
+        stream.set_transcoders(a_to_b, b_to_a)
+    return Bridge(answer_for_caller(answer_b, plan), plan, a_to_b, b_to_a)
 
 
 def info_digit(content_type: str, body: bytes) -> str | None:
@@ -130,4 +141,5 @@ def info_digit(content_type: str, body: bytes) -> str | None:
     return None
 
 
-__all__ = ["LocalMedia", "NegotiationError", "answer_locally", "reanswer", "callee_offer", "bridge", "info_digit"]
+__all__ = ["Bridge", "LocalMedia", "NegotiationError", "answer_locally", "reanswer", "callee_offer", "bridge",
+           "info_digit"]

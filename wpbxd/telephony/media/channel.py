@@ -235,6 +235,11 @@ class MediaChannel:
             self._remote = self._sdp_remote
 
     @property
+    def ssrc(self) -> int:
+        """The SSRC of the packets this channel sends."""
+        return self._sender.ssrc
+
+    @property
     def closed(self) -> bool:
         return self._closed.done()
 

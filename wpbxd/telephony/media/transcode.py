@@ -8,9 +8,14 @@ noise, unknown payload types) is dropped. Sequence number, timestamp, SSRC and
 marker are kept: every codec here runs an 8 kHz RTP clock, so the receiver sees
 the sender's own timing.
 
+``only_from`` wraps a translator (or none) so that only one SSRC passes: the
+music on hold played into one side of a stream, not the holder's own packets.
+
 Rule: no sockets and no clock; it keeps only codec state. A packet it cannot
 translate returns ``None`` (the relay counts it), it never raises.
 """
+
+from collections.abc import Callable
 
 from wpbxd.telephony.media.codec import Codec
 from wpbxd.telephony.media.negotiation import BridgePlan
@@ -85,3 +90,18 @@ def translators(plan: BridgePlan) -> tuple[PacketTranslator, PacketTranslator]:
     b_to_a = PacketTranslator(plan.b_codec, plan.b_pt, plan.b_event_pt,
                               plan.a_codec, plan.a_pt, plan.a_event_pt)
     return a_to_b, b_to_a
+
+
+def only_from(ssrc: int, inner: Callable[[memoryview], bytes | None] | None = None
+              ) -> Callable[[memoryview], bytes | None]:
+    """A translator passing only RTP packets of ``ssrc`` (then through ``inner`` when given):
+    while the PBX plays music into one side of a relayed stream, the held-by phone's
+    own packets (some phones keep sending on hold) must not reach the other party."""
+    want = ssrc.to_bytes(4, "big")
+
+    def translate(packet: memoryview) -> bytes | None:
+        if len(packet) < RTP_HEADER or packet[8:12] != want:
+            return None
+        return inner(packet) if inner is not None else bytes(packet)
+
+    return translate
