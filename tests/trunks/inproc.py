@@ -40,14 +40,16 @@ class InprocPbx:
         sip = SipService(self.ctx)
         await sip.start()
         self.sip = sip
-        side = TrunkSide(self.ctx, sip.stack, sip.auth)
-        base = sip.b2bua
-        sip.b2bua = side.call_engine(base.stack, base.registrar, base.auth, base.directory, base.relay, base.cdr,
-                                     base.bus, base.dialplan, base.ring_timeout)
-        register = sip.stack.handlers["REGISTER"]
-        sip.stack.handlers["REGISTER"] = lambda txn, req: side.on_register(txn, req) or register(txn, req)
-        self.bus.subscribe(ConfigChanged, side.on_config)
-        side.start()
+        side = getattr(sip, "trunk_side", None)
+        if side is None:            # a SIP service that does not build its trunk side itself
+            side = TrunkSide(self.ctx, sip.stack, sip.auth)
+            base = sip.b2bua
+            sip.b2bua = side.call_engine(base.stack, base.registrar, base.auth, base.directory, base.relay,
+                                         base.cdr, base.bus, base.dialplan, base.ring_timeout)
+            register = sip.stack.handlers["REGISTER"]
+            sip.stack.handlers["REGISTER"] = lambda txn, req: side.on_register(txn, req) or register(txn, req)
+            self.bus.subscribe(ConfigChanged, side.on_config)
+            side.start()
         self.side = side
 
     def reload(self) -> None:
