@@ -16,7 +16,8 @@ Rules (stated once, here):
   after the stop wraps (Friday..Monday, 20:00..08:00). The rate is chosen by the
   call's *start* time (local time of the PBX, given by the caller).
 - among the rows whose window covers the start, the longest matching
-  ``dialprefix`` wins; an unanswered call costs nothing.
+  ``dialprefix`` wins (same prefix, overlapping windows: the first row of the
+  file); an unanswered call costs nothing.
 
 A malformed file raises ``ValidationError`` naming the line and the reason; the
 stored list is replaced only when the whole file is good (one transaction).
@@ -30,7 +31,7 @@ import io
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ FIELDS = ("dialprefix", "destination", "rate", "min_duration", "billing_block", 
 SECONDS_PER_DAY = 86400
 MAX_ROWS = 200000
 PREFIX_RE = re.compile(r"^\+?[0-9]{1,32}$")
+MAX_PREFIX = 33                 # characters of a dialprefix at most ("+" and 32 digits)
 COST_DIGITS = 6                 # costs are rounded to this many decimals
 
 
@@ -87,15 +89,21 @@ class Rate:
 class PriceList:
     name: str
     rates: tuple[Rate, ...]
+    by_prefix: dict[str, tuple[Rate, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[Rate]] = {}
+        for rate in self.rates:
+            index.setdefault(rate.dialprefix, []).append(rate)
+        object.__setattr__(self, "by_prefix", {k: tuple(v) for k, v in index.items()})
 
     def find(self, number: str, weekday: int, seconds: int) -> Rate | None:
         """The row in force: longest prefix among rows whose window covers the time."""
-        best: Rate | None = None
-        for rate in self.rates:
-            if number.startswith(rate.dialprefix) and rate.covers(weekday, seconds):
-                if best is None or len(rate.dialprefix) > len(best.dialprefix):
-                    best = rate
-        return best
+        for length in range(min(len(number), MAX_PREFIX), 0, -1):
+            for rate in self.by_prefix.get(number[:length], ()):
+                if rate.covers(weekday, seconds):
+                    return rate
+        return None
 
     def cost_at(self, number: str, start: datetime, billsec: int) -> tuple[float, Rate | None]:
         """The cost of a call to ``number`` started at local time ``start``."""
