@@ -101,3 +101,14 @@ def test_srv_order_is_by_priority_then_weighted_random():
     # rng 0.0 picks the first of the weighted pool, 0.99 the last
     assert [r.target for r in order_srv(records, rng=lambda: 0.0)] == ["a", "b", "backup"]
     assert [r.target for r in order_srv(records, rng=lambda: 0.99)] == ["b", "a", "backup"]
+
+
+def test_caller_numbers_from_a_trunk_are_normalised_by_its_country_code():
+    """Seed: "Code du pays : utilisé pour la normalisation des nombres"."""
+    from wpbxd.telephony.trunks.model import normalise_number
+
+    assert normalise_number("+33145678900", "33") == "0145678900"
+    assert normalise_number("+390612345", "33") == "00390612345"
+    assert normalise_number("0145678900", "33") == "0145678900"
+    assert normalise_number("+33145678900", "") == "0033145678900"
+    assert normalise_number("+anonymous", "33") == "+anonymous"

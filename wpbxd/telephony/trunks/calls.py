@@ -388,7 +388,9 @@ class TrunkB2bua(B2bua):
         a.invite_txn = txn
         a.contact = stack.contact(txn.source, called or "wpbx")
         txn.data = call
-        call.caller_number = frm.uri.user or ""
+        rules = plan.rules
+        call.caller_number = model.normalise_number(frm.uri.user or "", trunk.country_code, rules.national_prefix,
+                                                    rules.international_prefix)
         call.caller_name = frm.display or ""
         call.called = called
         call.offer = offer

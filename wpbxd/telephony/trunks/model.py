@@ -355,3 +355,20 @@ def delete_group(store: Store, bus: EventBus | None, name: str) -> None:
         if store.execute("DELETE FROM trunk_groups WHERE name = ?", (name,)).rowcount == 0:
             raise NotFound(f"no trunk group {name!r}")
     _publish(bus, f"group:{name}")
+
+
+def normalise_number(number: str, country_code: str, national_prefix: str = "0",
+                     international_prefix: str = "00") -> str:
+    """A number from a trunk in the PBX's dialling format, by the trunk's country code.
+
+    ``+CC...`` of the trunk's own country becomes national (``0`` + rest), any
+    other ``+...`` international (``00`` + rest); numbers without ``+`` are kept.
+    So a caller shown as +33145678900 on a French trunk can be called back as
+    0145678900. No country code on the trunk: only the ``+`` is rewritten.
+    """
+    if not number.startswith("+") or not number[1:].isdigit():
+        return number
+    digits = number[1:]
+    if country_code and digits.startswith(country_code):
+        return national_prefix + digits[len(country_code):]
+    return international_prefix + digits
