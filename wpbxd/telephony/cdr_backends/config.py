@@ -26,6 +26,8 @@ OPTIONS = {
     "csv": ("path",),
     "mysql": ("host", "port", "database", "table", "user", "password", "socket"),
 }
+# Factory rows (name -> enabled, stats); written again when missing, e.g. after a factory reset.
+FACTORY = {"sqlite": (1, 1), "csv": (0, 0), "mysql": (0, 0)}
 MYSQL_DEFAULTS = {"host": "127.0.0.1", "port": 3306, "database": "", "table": "cdr", "user": "", "password": "",
                   "socket": ""}
 
@@ -37,10 +39,22 @@ def _check_name(name: str) -> str:
     return name
 
 
+def ensure_factory_rows(store: Store) -> None:
+    """Put back the factory row of any backend that has none (a factory reset empties tables)."""
+    with store.transaction():
+        for backend, (enabled, stats) in FACTORY.items():
+            store.execute("INSERT OR IGNORE INTO cdr_backends(name, enabled, stats) VALUES (?, ?, ?)",
+                          (backend, enabled, stats))
+
+
 def get_backend(store: Store, name: str) -> dict[str, Any]:
-    row = store.one("SELECT name, enabled, options, delivered, stats FROM cdr_backends WHERE name = ?",
-                    (_check_name(name),))
-    assert row is not None
+    query = "SELECT name, enabled, options, delivered, stats FROM cdr_backends WHERE name = ?"
+    row = store.one(query, (_check_name(name),))
+    if row is None:
+        ensure_factory_rows(store)
+        row = store.one(query, (name,))
+        if row is None:
+            raise NotFound(f"no CDR backend {name!r}")
     options = json.loads(row["options"])
     if row["name"] == "mysql":
         options = {**MYSQL_DEFAULTS, **options}
