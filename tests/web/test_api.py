@@ -87,7 +87,7 @@ def test_api_dialplan_procedures_and_trace(web):
     names = [p["name"] for p in web.api("GET", "/dialplan/procedures", token).json()]
     assert {"main", "users", "pbxinternal", "kite"} <= set(names)
     proc = web.api("GET", "/dialplan/procedures/pbxinternal", token).json()
-    assert proc["entries"][0]["pattern"] == "X!"
+    assert "X!" in [e["pattern"] for e in proc["entries"]]  # feature codes may stand before it
     assert web.api("GET", "/dialplan/procedures/nosuch", token).status_code == 404
     web.daemon.call("user.add", {"name": "Quinn", "extension": "140"})
     r = web.api("GET", "/dialplan/trace?from=140&to=141", token)
