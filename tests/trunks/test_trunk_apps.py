@@ -130,3 +130,26 @@ def test_seed_users_example_routes_to_the_right_trunks_with_the_right_digits():
                          groups)
         assert _run(call, plan).end == CallEnd.COMPLETED, (called, call.lines)
         assert [(a[0], a[1], a[4]) for a in call.attempts] == expected, called
+
+
+def test_acl_is_checked_before_any_trunk_is_seized(tmp_path):
+    """Issue 8: the caller's ACL class check applies before a trunk group seizes a trunk."""
+    from wpbxd.config import users
+    from wpbxd.config.defaults import apply_factory_defaults
+    from wpbxd.config.store import Store
+    from wpbxd.telephony.dialplan import catalog, procedures
+    from wpbxd.telephony.dialplan.engine import Dialplan
+
+    store = Store(tmp_path / "db.sqlite")
+    store.migrate()
+    apply_factory_defaults(store)
+    users.add_user(store, None, {"extension": "100", "name": "Intern"})
+    catalog.set_acl(store, None, "default", ["internal", "national"])        # no mobiles
+    procedures.add_entry(store, None, "users", "0[67].", [{"app": "trunk_group", "params": {"group": "gsm-calls"}}])
+    plan = Dialplan.load(store)
+    call = TrunkCall("100", "0612345678", "users", {"gsm": ANSWERED}, GROUP)
+    outcome = _run(call, plan)
+    assert call.attempts == []
+    assert call.hung_up == (403, "Forbidden") and outcome.sip_code == 403
+    assert any("class mobile" in line for line in call.lines)
+    store.close()
