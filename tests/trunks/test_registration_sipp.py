@@ -99,7 +99,9 @@ def test_trunk_registers_at_kamailio_with_digest(tmp_path):
     try:
         asyncio.run(with_runtime([_trunk(port, "s3cret")], body))
         log = (tmp_path / "kamailio.log").read_text(errors="replace")
-        assert "REGISTER accepted for sip:acme@provider.test" in log
+        accepted = [line for line in log.splitlines() if "REGISTER accepted for sip:acme@provider.test" in line]
+        assert accepted[0].endswith("expires 300")
+        assert accepted[-1].endswith("expires 0")      # stopping removes the binding (RFC 3261 §10.2.2)
     finally:
         stop_kamailio(kam)
 

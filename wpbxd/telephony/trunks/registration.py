@@ -117,6 +117,31 @@ class RegistrationClient:
             headers[self._challenge.header] = [self.digest.authorization(self._challenge, "REGISTER", uri)]
         return Request("REGISTER", uri, headers)
 
+    def build_unregister(self, via: str, contact: str, challenge_response: Response | None = None) -> Request:
+        """A REGISTER with ``Expires: 0`` removing our binding (RFC 3261 §10.2.2).
+
+        Carries credentials for ``challenge_response`` (a 401/407 to a previous
+        try) or for the last challenge seen; the client's state is left alone.
+        """
+        challenge = self._challenge
+        if challenge_response is not None:
+            try:
+                challenge = best_challenge(challenge_response.get_all(
+                    "proxy-authenticate" if challenge_response.status == 407 else "www-authenticate"),
+                    challenge_response.status == 407)
+            except ChallengeError:
+                challenge = None
+        self.cseq += 1
+        uri = f"sip:{self.domain}"
+        headers = {
+            "via": [via], "max-forwards": [MAX_FORWARDS], "from": [f"<{self.aor}>;tag={self.from_tag}"],
+            "to": [f"<{self.aor}>"], "call-id": [self.call_id], "cseq": [f"{self.cseq} REGISTER"],
+            "contact": [contact], "expires": ["0"], "content-length": ["0"],
+        }
+        if challenge is not None:
+            headers[challenge.header] = [self.digest.authorization(challenge, "REGISTER", uri)]
+        return Request("REGISTER", uri, headers)
+
     # -- answers -------------------------------------------------------------------------
     def on_response(self, resp: Response, now: float) -> None:
         if resp.status < 200:

@@ -37,7 +37,8 @@ IDLE_WAKE = 30.0             # seconds the loop sleeps when nothing is due
 PEER_MIN_EXPIRES = 60
 PEER_MAX_EXPIRES = 3600
 MIN_SLEEP = 0.01             # seconds; the loop always yields
-FAILOVER_STATUSES = (503,)   # RFC 3263 §4.3: try the next target
+FAILOVER_STATUSES = (503,)
+UNREGISTER_WAIT = 2.0        # seconds stop() waits for the providers' answers   # RFC 3263 §4.3: try the next target
 
 
 @dataclass
@@ -87,6 +88,12 @@ class TrunkRuntime:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop the loop; registered trunks remove their binding first (at most UNREGISTER_WAIT)."""
+        registered = [s for s in self.states.values()
+                      if s.registration is not None and s.registration.status.state == REGISTERED]
+        if registered:
+            await asyncio.wait([asyncio.ensure_future(self.unregister(s)) for s in registered],
+                               timeout=UNREGISTER_WAIT)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -104,6 +111,8 @@ class TrunkRuntime:
             if old is not None and old.trunk == trunk:
                 states[trunk.name] = old
                 continue
+            if old is not None and old.registration is not None and old.registration.status.state == REGISTERED:
+                self._spawn(self.unregister(old))
             state = TrunkState(trunk)
             if old is not None:
                 state.peer, state.calls = old.peer, old.calls
@@ -114,6 +123,9 @@ class TrunkRuntime:
             if trunk.keepalive:
                 state.keepalive = KeepAlive(float(trunk.keepalive), now=now)
             states[trunk.name] = state
+        for name, old in self.states.items():
+            if name not in states and old.registration is not None and old.registration.status.state == REGISTERED:
+                self._spawn(self.unregister(old))
         self.states = states
         self._wake.set()
 
@@ -264,6 +276,41 @@ class TrunkRuntime:
         if before != status.state:
             self.on_change(state.trunk.name)
         self._wake.set()
+
+    async def unregister(self, state: TrunkState) -> bool:
+        """Remove the provider's binding of this trunk (``Expires: 0``, one challenge answered)."""
+        reg = state.registration
+        target = state.target
+        if reg is None or target is None:
+            return False
+        contact = self.stack.contact(target, user=state.trunk.user)
+        challenge: Response | None = None
+        for _ in range(2):
+            req = reg.build_unregister(self.stack.via(target), contact, challenge)
+            resp = await self._request(req, target)
+            if resp is None or resp.status not in (401, 407):
+                ok = resp is not None and 200 <= resp.status < 300
+                log.info("trunk %s: unregistered%s", state.trunk.name, "" if ok else " (no clean answer)")
+                return ok
+            challenge = resp
+        return False
+
+    async def _request(self, req: Request, target: Target) -> Response | None:
+        """Send ``req`` and wait for its final response (None on a transaction timeout)."""
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def on_response(t: Transaction, resp: Response) -> None:
+            if resp.status >= 200 and not done.done():
+                done.set_result(resp)
+
+        def on_timeout(t: Transaction) -> None:
+            if not done.done():
+                done.set_result(None)
+
+        txn = self.stack.send_request(req, target)
+        txn.on_response = on_response
+        txn.on_timeout = on_timeout
+        return await done
 
     # -- OPTIONS -------------------------------------------------------------------------
     async def _send_options(self, state: TrunkState) -> None:
