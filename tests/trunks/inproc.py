@@ -29,6 +29,7 @@ class InprocPbx:
         self.ctx = ServiceContext(self.config, self.store, self.bus, self.control)
         self.sip: SipService | None = None
         self.side: TrunkSide | None = None
+        self._own_side = False
 
     @property
     def sip_port(self) -> int:
@@ -50,6 +51,7 @@ class InprocPbx:
             sip.stack.handlers["REGISTER"] = lambda txn, req: side.on_register(txn, req) or register(txn, req)
             self.bus.subscribe(ConfigChanged, side.on_config)
             side.start()
+            self._own_side = True
         self.side = side
 
     def reload(self) -> None:
@@ -57,7 +59,7 @@ class InprocPbx:
         self.bus.publish(ConfigChanged("all"))
 
     async def stop(self) -> None:
-        if self.side is not None:
+        if self.side is not None and self._own_side:
             await self.side.stop()
         if self.sip is not None:
             await self.sip.stop()

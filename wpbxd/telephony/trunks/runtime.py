@@ -27,7 +27,14 @@ from wpbxd.telephony.sip.transaction import Target, Transaction
 from wpbxd.telephony.sip.uri import SipSyntaxError, parse_address
 from wpbxd.telephony.trunks.keepalive import KeepAlive
 from wpbxd.telephony.trunks.model import Trunk
-from wpbxd.telephony.trunks.registration import DOWN, FAILED, REGISTERED, RegistrationClient
+from wpbxd.telephony.trunks.registration import (
+    DOWN,
+    FAILED,
+    REGISTERED,
+    UNREGISTERED,
+    RegistrationClient,
+    RegistrationStatus,
+)
 from wpbxd.telephony.trunks.resolver import Lookup, ResolveError, resolve
 
 log = logging.getLogger(__name__)
@@ -290,6 +297,8 @@ class TrunkRuntime:
             resp = await self._request(req, target)
             if resp is None or resp.status not in (401, 407):
                 ok = resp is not None and 200 <= resp.status < 300
+                if ok:
+                    reg.status = RegistrationStatus(UNREGISTERED, since=self.clock())
                 log.info("trunk %s: unregistered%s", state.trunk.name, "" if ok else " (no clean answer)")
                 return ok
             challenge = resp
