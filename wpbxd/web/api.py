@@ -16,7 +16,7 @@ import bottle
 from wpbxd.config import passwords, users
 from wpbxd.config.users import User
 from wpbxd.errors import Conflict, NotFound, UserError, ValidationError
-from wpbxd.web import access, openapi, tokens
+from wpbxd.web import access, openapi, tokens, trunk_pages
 from wpbxd.web.call_pages import cdr_feature, cdr_query, pbx_timezone
 from wpbxd.web.features import FeatureMissing
 from wpbxd.web.kit import WebEnv
@@ -361,5 +361,74 @@ def make_api(env: WebEnv) -> bottle.Bottle:
         rows = store.all(f"SELECT * FROM cdr{where} ORDER BY start_time DESC LIMIT ? OFFSET ?",
                          (*params, limits["limit"], limits["offset"]))
         return [dict(r) for r in rows]
+
+    # -- trunks ------------------------------------------------------------------------
+    def _trunk_body(data: dict[str, Any]) -> dict[str, Any]:
+        """Trunk fields with their JSON types checked (the values are the service's to check)."""
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            kind = openapi.TRUNK_TYPES.get(key)
+            if kind is None:
+                raise ValidationError(f"unknown field {key!r}", key)
+            if value is None:
+                continue
+            if kind == "integer" and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValidationError("must be a whole number", key)
+            if kind == "boolean" and not isinstance(value, bool):
+                raise ValidationError("must be true or false", key)
+            if kind == "string" and not isinstance(value, str):
+                raise ValidationError("must be a string", key)
+            out[key] = value
+        return out
+
+    def _with_status(trunk: dict[str, Any], live: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+        row = None if live is None else live.get(trunk["name"], {})
+        css, words = trunk_pages.status_text(row)
+        return {**trunk, "status": {"state": (row or {}).get("status", "not running"), "text": words,
+                                    "registered_from": (row or {}).get("registered_from", ""),
+                                    "calls": (row or {}).get("calls", 0)}}
+
+    def _live() -> dict[str, dict[str, Any]] | None:
+        if trunk_pages.STATUS_COMMAND not in env.commands():
+            return None
+        return {row["name"]: row for row in env.call(trunk_pages.STATUS_COMMAND) or []}
+
+    @api.get("/trunks")
+    @endpoint
+    def trunk_list(me: User) -> list[dict[str, Any]]:
+        live = _live()
+        return [_with_status(t, live) for t in env.call("trunk.list") or []]
+
+    @api.post("/trunks")
+    @endpoint
+    def trunk_add(me: User) -> dict[str, Any]:
+        data = _trunk_body(_body())
+        if "name" not in data:
+            raise ValidationError("is required", "name")
+        result = env.call("trunk.add", data)
+        bottle.response.status = 201
+        return result
+
+    @api.get("/trunks/<name>")
+    @endpoint
+    def trunk_show(me: User, name: str) -> dict[str, Any]:
+        _check_text(name, "name")
+        return _with_status(env.call("trunk.show", {"name": name}), _live())
+
+    @api.route("/trunks/<name>", method="PATCH")
+    @endpoint
+    def trunk_change(me: User, name: str) -> dict[str, Any]:
+        _check_text(name, "name")
+        data = _trunk_body(_body())
+        if not data:
+            raise ValidationError("nothing to change")
+        new_name = data.pop("name", None)
+        return env.call("trunk.set", {**data, "name": name, "new_name": new_name})
+
+    @api.delete("/trunks/<name>")
+    @endpoint
+    def trunk_delete(me: User, name: str) -> dict[str, Any]:
+        _check_text(name, "name")
+        return env.call("trunk.del", {"name": name})
 
     return api

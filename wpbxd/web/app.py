@@ -31,13 +31,16 @@ from wpbxd.web import (
     api,
     backup_pages,
     call_pages,
+    console_pages,
     dialplan_pages,
     forms,
     network_pages,
+    power_pages,
     sessions,
     settings_pages,
     sound_pages,
     system_pages,
+    trunk_pages,
     upgrade_pages,
     user_pages,
 )
@@ -148,7 +151,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         """(label, href, section) of the menus, only for features that exist."""
         cmds = env.commands()
         main = [("Users", "/users", "users")]
-        if "trunks.list" in cmds:
+        if trunk_pages.FEATURE in cmds:
             main.append(("Trunks", "/trunks", "trunks"))
         if "dhcp.device.list" in cmds:
             main.append(("Devices", "/devices", "devices"))
@@ -169,6 +172,8 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
             tools.append(("Calls", "/calls", "calls"))
         if "calls.list" in cmds:
             tools.append(("Debug", "/debug", "debug"))
+        if me().is_super_admin:
+            tools += [("Console", "/console", "console"), ("Reboot / Shutdown", "/power", "power")]
         return main + [("|", "", "")] + tools
 
     def render(tpl: str, title: str, section: str = "", **kw: Any) -> str:
@@ -301,7 +306,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
     kit = Kit(env=env, page=page, render=render, flash=flash, me=me, session=sess, now=now,
               idle=idle, groups=setting_groups)
     for module in (user_pages, call_pages, system_pages, settings_pages, dialplan_pages, network_pages,
-                   sound_pages, backup_pages, upgrade_pages):
+                   sound_pages, backup_pages, upgrade_pages, trunk_pages, console_pages, power_pages):
         module.install(app, kit)
     app.mount("/api/v1/", api.make_api(env))
     return app

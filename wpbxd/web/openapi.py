@@ -60,6 +60,43 @@ def _cdr_params() -> list[dict[str, Any]]:
     ]
 
 
+TRUNK_TYPES = {
+    "name": "string", "title": "string", "login": "string", "from_user": "string", "domain": "string",
+    "host": "string", "password": "string", "procedure": "string", "country_code": "string",
+    "keepalive": "integer", "register": "boolean", "register_expires": "integer", "called_from": "string",
+    "max_calls": "integer", "price_list": "string",
+}
+
+
+def _trunk_paths() -> dict[str, Any]:
+    fields = {k: {"type": t, "nullable": True} for k, t in TRUNK_TYPES.items()}
+    trunk = {"type": "object", "properties": {**{k: {"type": t} for k, t in TRUNK_TYPES.items()},
+                                               "price_list": _NS, "status": {"type": "object"}},
+             "required": ["name", "host", "login"]}
+    name_param = {"name": "name", "in": "path", "required": True, "schema": _S, "example": "provider"}
+    body = {"type": "object", "additionalProperties": False, "properties": fields}
+    return {
+        "/trunks": {
+            "get": {"summary": "SIP trunks with their live status", "responses": {
+                "200": _json({"type": "array", "items": trunk}, "trunks"), **_errors(401)}},
+            "post": {"summary": "Add a trunk (seed: Configuration du Trunk)",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         **body, "required": ["name", "login", "host"]}}}},
+                     "responses": {"201": _json(trunk, "the trunk"), **_errors(400, 401, 404, 409)}},
+        },
+        "/trunks/{name}": {
+            "parameters": [name_param],
+            "get": {"summary": "One trunk with its live status",
+                    "responses": {"200": _json(trunk, "the trunk"), **_errors(401, 404)}},
+            "patch": {"summary": "Change a trunk (an omitted or null field keeps its value; name renames)",
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+                      "responses": {"200": _json(trunk, "the trunk"), **_errors(400, 401, 404, 409)}},
+            "delete": {"summary": "Delete a trunk",
+                       "responses": {"200": _json(trunk, "the deleted trunk"), **_errors(401, 404)}},
+        },
+    }
+
+
 def document(commands: frozenset[str], cdr: bool) -> dict[str, Any]:
     user = {"$ref": "#/components/schemas/User"}
     users_list = {"type": "array", "items": user}
@@ -167,6 +204,8 @@ def document(commands: frozenset[str], cdr: bool) -> dict[str, Any]:
     if "calls.list" in commands:
         paths["/calls"] = {"get": {"summary": "Live calls", "responses": {
             "200": _json({"type": "array", "items": {}}, "calls"), **_errors(401)}}}
+    if "trunk.list" in commands:
+        paths.update(_trunk_paths())
     if cdr:
         paths["/cdr"] = {"get": {"summary": "Call history, newest first", "parameters": _cdr_params(),
                                  "responses": {"200": _json({"type": "array", "items": {

@@ -32,6 +32,8 @@ def section_groups(env: WebEnv) -> list[tuple[str, str]]:
         groups.append(("network", "Network"))
     if "backup.create" in cmds:
         groups.append(("backup", "Backup"))
+    if "cdrbackend.list" in cmds:
+        groups.append(("cdr-backends", "CDR backends"))
     return groups
 
 
