@@ -32,6 +32,8 @@ class CdrRecord:
     codec: str
     caller_call_id: str
     callee_call_id: str
+    trunk: str = ""                  # the trunk the call used (migration 0600), if any
+    cost: float | None = None        # from the trunk's price list, when it has one
 
     @property
     def duration(self) -> int:
@@ -68,12 +70,13 @@ class CdrWriter:
             return 0
         rows = [(r.start_time, r.answer_time, r.end_time, r.duration, r.billsec, r.caller_number,
                  r.caller_name, r.callee_number, r.callee_name, r.disposition, r.hangup_cause,
-                 r.hangup_side, r.codec, r.caller_call_id, r.callee_call_id) for r in batch]
+                 r.hangup_side, r.codec, r.caller_call_id, r.callee_call_id, r.trunk, r.cost) for r in batch]
         with self.store.transaction():
             self.store.executemany(
                 "INSERT INTO cdr(start_time, answer_time, end_time, duration, billsec, caller_number,"
                 " caller_name, callee_number, callee_name, disposition, hangup_cause, hangup_side, codec,"
-                " caller_call_id, callee_call_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                " caller_call_id, callee_call_id, trunk, cost)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self.written += len(rows)
         return len(rows)
 

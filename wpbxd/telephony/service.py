@@ -33,6 +33,7 @@ from wpbxd.telephony.sip.digest import DigestAuthenticator
 from wpbxd.telephony.sip.message import Request, make_response
 from wpbxd.telephony.sip.stack import SipStack
 from wpbxd.telephony.sip.transaction import Transaction
+from wpbxd.telephony.trunks.sip_side import TrunkSide
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class SipService:
         self.stack: SipStack | None = None
         self.relay: rtp_relay.RtpRelay | None = None
         self.b2bua: B2bua | None = None
+        self.trunk_side: TrunkSide | None = None
         self._tick_task: asyncio.Task | None = None
         self._writing: asyncio.Future | None = None
         self._unsubscribe: list = []
@@ -100,12 +102,17 @@ class SipService:
         self.stack = stack
         relay_host = cfg.sip_host if cfg.sip_host not in ("", "::") else "0.0.0.0"
         self.relay = rtp_relay.RtpRelay(rtp_relay.PortAllocator(cfg.rtp_low, cfg.rtp_high), relay_host)
-        stack.handlers["REGISTER"] = self._on_register
         stack.handlers["OPTIONS"] = self._on_options
-        self.b2bua = B2bua(stack, self.registrar, self.auth, self.directory, self.relay, self.cdr,
-                           self.ctx.bus, lambda: self.dialplan, lambda: self.ring_timeout)
+        # Trunks (their own package) extend the call engine and answer their peers' REGISTERs.
+        side = TrunkSide(self.ctx, stack, self.auth)
+        self.trunk_side = side
+        self.b2bua = side.call_engine(stack, self.registrar, self.auth, self.directory, self.relay, self.cdr,
+                                      self.ctx.bus, lambda: self.dialplan, lambda: self.ring_timeout)
+        stack.handlers["REGISTER"] = lambda txn, req: side.on_register(txn, req) or self._on_register(txn, req)
         bus = self.ctx.bus
         self._unsubscribe.append(bus.subscribe(ConfigChanged, self._on_config))
+        self._unsubscribe.append(bus.subscribe(ConfigChanged, side.on_config))
+        side.start()
         control = self.ctx.control
         control.register("registrations.list", self._cmd_registrations)
         control.register("calls.list", lambda args: self.b2bua.describe_calls() if self.b2bua else [])
@@ -118,6 +125,8 @@ class SipService:
     async def stop(self) -> None:
         if self.b2bua is not None:
             self.b2bua.stop()
+        if self.trunk_side is not None:
+            await self.trunk_side.stop()
         if self._tick_task is not None:
             self._tick_task.cancel()
         if self._writing is not None and not self._writing.done():
