@@ -133,3 +133,11 @@ def test_power_page_refuses_off_the_appliance_and_checks_confirmation_and_csrf(w
     r = web.post(s, "/power", {"action": "shutdown", "confirm": "1"}, form_page="/power")
     assert r.status_code == 200 and "Nothing done." in unescape(r.text)
     assert web.daemon.proc.poll() is None
+
+
+def test_console_output_cleaning_and_screen_building():
+    from wpbxd.web.webconsole import Chunk, clean, screen
+
+    assert clean("\x1b[2J\x1b[1;1Hmenu\r\n\x1b]0;title\x07ok\x00") == "menu\nok"
+    assert screen([Chunk(1, "Choice: 23"), Chunk(2, "\b \b\b \b2\n")]) == "Choice: 2\n"
+    assert screen([Chunk(1, "a\n\b\bb")]) == "a\nb"  # backspace never crosses a line

@@ -10,6 +10,7 @@ from html import unescape
 
 import pytest
 
+from tests.daemon_runner import free_port
 from tests.web.conftest import Web, first_login
 
 LINK = ("pbxlink", "Link_pw1")
@@ -140,6 +141,13 @@ def test_live_status_registered_from_a_second_pbx_and_failed_with_its_reason(web
     by_trunk = {v: unescape(k) for k, v in statuses.items()}
     assert by_trunk["hq"].startswith(f"registered to {target}")
     assert by_trunk["hq-bad"].startswith("failed: 403"), by_trunk
+    # a provider that never answers its keep-alive OPTIONS turns down
+    web.daemon.call("trunk.add", {"name": "silent", "host": f"127.0.0.1:{free_port()}", "login": "x",
+                                  "keepalive": 1})
+    page = _wait(lambda: "silent" in (t := web.get(s, "/trunks").text) and t, 10, "the silent trunk listed")
+    page = _wait(lambda: re.search(r'class="dot bad"[^<]*</span> <span class="status">down: keep-alive unanswered</span></td>\s*<td>silent',
+                                   t := web.get(s, "/trunks").text) and t, 20, "the silent trunk down")
+    web.daemon.call("trunk.del", {"name": "silent"})
     api = web.api("GET", "/trunks", web.token()).json()
     assert api[0]["name"] == "branch" and api[0]["status"]["state"] == "registered"
     assert api[0]["status"]["registered_from"] == f"127.0.0.1:{client.sip_port}"
@@ -171,9 +179,11 @@ def test_cdr_backends_settings_errors_next_to_fields_and_status_line(web, tmp_pa
     assert r.status_code == 303, r.text[:2000]
     r = web.post(s, page, {"backend": "csv", "action": "stats"})
     assert r.status_code == 303
-    html = _wait(lambda: "CSV" in (t := web.get(s, page).text) and "Status: starting" not in t and t, 10,
+    html = _wait(lambda: f"file {out} created" in (t := web.get(s, page).text) and t, 10,
                  "the CSV backend's status line")
-    assert "statistics source" in html and "Statistics source:" in html
+    assert re.search(r'id="backend-csv".*?Status: file [^<]* created · statistics source', html, re.S)
+    assert "Statistics source:\ncsv: 0 call(s)" in html
+    assert out.read_text().startswith("id,")
     web.post(s, page, {"backend": "sqlite", "action": "stats"})
     web.post(s, page, {"backend": "csv", "action": "save", "path": str(out)})
     assert [b["enabled"] for b in web.daemon.call("cdrbackend.list")] == [True, False, False]

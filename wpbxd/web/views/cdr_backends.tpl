@@ -10,7 +10,7 @@
 % for b in backends:
 <form method="post" action="/settings/cdr-backends" class="card narrow" id="backend-{{b['name']}}" novalidate>
   {{!forms.hidden('csrf', csrf)}}{{!forms.hidden('backend', b['name'])}}
-  <h2>{{b['name'].upper() if b['name'] != 'sqlite' else 'SQLite (local)'}}</h2>
+  <h2>{{ {'sqlite': 'SQLite (local)', 'csv': 'CSV file', 'mysql': 'MySQL'}.get(b['name'], b['name']) }}</h2>
   <p class="status">Status: {{b.get('status', '')}}{{(' · %d record(s) queued' % b['queued']) if b.get('queued') else ''}}{{' · statistics source' if b['stats'] else ''}}</p>
   % err = errors.get(b['name'] + '._', '')
   % if err:
