@@ -308,3 +308,44 @@ def test_seed_users_example_ends_on_the_right_trunks_with_the_right_digits(tmp_p
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_call_fails_over_across_srv_targets_of_one_trunk(tmp_path, work, dns_server):
+    """RFC 3263 §4.3: the first SRV target answers 503, the call goes to the next one."""
+    from wpbxd.config import settings
+
+    first_port, second_port = free_port(), free_port()
+    dns_port = dns_server([f"srv-host=_sip._udp.provider.test,sip1.provider.test,{first_port},10,100",
+                           f"srv-host=_sip._udp.provider.test,sip2.provider.test,{second_port},20,100",
+                           "host-record=sip1.provider.test,127.0.0.1", "host-record=sip2.provider.test,127.0.0.1"])
+    first = _provider(work, "provider_503.xml", first_port)
+    second = _answering_provider(work, second_port, "612345678", "^INVITE", 1)
+    lines: list[str] = []
+
+    async def main() -> None:
+        pbx = InprocPbx(tmp_path / "pbx")
+        store = pbx.store
+        settings.set_value(store, None, "trunks.dns_servers", f"127.0.0.1:{dns_port}")
+        users.add_user(store, None, {"extension": CALLER, "name": "Caller"}, sip_password=password_for(CALLER))
+        catalog.set_acl(store, None, "default", ["internal", "national", "mobile", "international"])
+        model.add_trunk(store, None, {"name": "provider", "host": "provider.test", "login": "acme"})
+        procedures.add_entry(store, None, "users", "0[67].", [
+            {"app": "set_called", "params": {"strip": 1}}, {"app": "dial_trunk", "params": {"trunk": "provider"}}])
+        await pbx.start()
+        from wpbxd.events import CallTrace
+
+        pbx.bus.subscribe(CallTrace, lambda e: lines.append(e.text))
+        try:
+            assert await _phone_call(pbx, work, "0612345678", sipp.uac_call()) == 0, sipp.errors(work)
+        finally:
+            await pbx.stop()
+
+    try:
+        asyncio.run(main())
+        assert f"trunk provider: 503 from 127.0.0.1:{first_port}, trying the next address" in lines
+        assert _finish(first) == 0 and _finish(second) == 0, sipp.errors(work)
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
