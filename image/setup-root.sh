@@ -11,7 +11,13 @@ done
 
 echo wpbx > /etc/hostname
 printf '127.0.0.1\tlocalhost\n127.0.1.1\twpbx\n' > /etc/hosts
-printf 'LABEL=wpbx-root / ext4 rw,noatime 0 1\n' > /etc/fstab
+# The root is a slot (wpbx-a or wpbx-b, mounted rw by the kernel); the boot partition
+# (extlinux, a kernel per slot, the slot state) and the data partition are shared by
+# both slots. nofail: the direct-boot image (rootfs.ext4 alone) has neither.
+mkdir -p /boot/wpbx
+printf '%s\n' \
+    'LABEL=wpbx-boot /boot/wpbx ext4 rw,noatime,nofail,x-systemd.device-timeout=10s 0 2' \
+    'LABEL=wpbx-data /var/lib/wpbx ext4 rw,noatime,nofail,x-systemd.device-timeout=10s 0 2' > /etc/fstab
 
 # The serial port belongs to the wpbx console, not to a getty.
 systemctl mask serial-getty@ttyS0.service

@@ -195,3 +195,15 @@ def test_web_upload_refuses_a_downgrade_then_installs_and_shows_progress(box):
     assert "Upgrade to 0.2.0: installed" in page.text and "trial of B pending" in page.text
     assert progress["backup"] and progress["backup"] in page.text
     assert not (box["daemon"].data_dir / "upgrade" / "upload.wpbx").exists()
+
+
+def test_a_root_that_does_not_fit_the_slot_fails_cleanly_and_keeps_the_boot(box):
+    daemon, layout = box["daemon"], box["layout"]
+    daemon.call("backup.create")
+    with open(layout.devices["b"], "r+b") as f:
+        f.truncate(1024 * 1024)
+    failed = daemon.ctl("upgrade", "install", _bundle(box, "0.2.0", "big").as_posix(), check=False)
+    assert failed.returncode == 1 and "does not fit slot B" in failed.stderr, failed.stdout + failed.stderr
+    assert layout.load().trial is None
+    assert (layout.boot_dir / up.EXTLINUX_CONF).read_text().startswith("DEFAULT slot-a")
+    assert daemon.call("upgrade.status")["progress"]["state"] == "failed"

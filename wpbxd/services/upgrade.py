@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -494,7 +495,8 @@ def _atomic_write(path: Path, text: str) -> None:
 def write_slot(bundle: Path, manifest: dict[str, Any], layout: Layout, slot: str,
                progress: Callable[[float], None]) -> None:
     """The root image to the slot's device, its label and size fixed; the kernel to the boot partition."""
-    device = layout.devices[slot]
+    # the real node: udev renames /dev/disk/by-label/* as soon as the new root (another label) lands
+    device = layout.devices[slot].resolve()
     root_size = manifest.get("root_size") or 0
     with tarfile.open(bundle, "r:") as tar:
         for info in tar:
@@ -517,6 +519,8 @@ def write_slot(bundle: Path, manifest: dict[str, Any], layout: Layout, slot: str
                     os.fsync(dst.fileno())
             elif info.name in (KERNEL_MEMBER, INITRD_MEMBER):
                 folder = layout.boot_dir / slot
+                if info.name == KERNEL_MEMBER:  # the old kernel of the slot being replaced goes first
+                    shutil.rmtree(folder, ignore_errors=True)
                 folder.mkdir(parents=True, exist_ok=True)
                 tmp = folder / f".{info.name}.new"
                 with tar.extractfile(info) as src, open(tmp, "wb") as dst:
@@ -530,6 +534,34 @@ def write_slot(bundle: Path, manifest: dict[str, Any], layout: Layout, slot: str
         result = subprocess.run(argv, capture_output=True, text=True)
         if result.returncode != 0:
             raise UserError(f"{argv[0]} on slot {slot.upper()} failed: {result.stderr.strip()[-300:]}")
+
+
+IDENTITY_FILES = ("etc/ssh/ssh_host_*",)  # the box's own files carried into the new root
+
+
+def carry_identity(device: Path, source_root: Path = Path("/")) -> int:
+    """Copy the box's SSH host keys into the freshly written root (``device``: the real
+    block device node), so an upgrade keeps them."""
+    mountpoint = Path(tempfile.mkdtemp(prefix="wpbx-slot-"))
+    copied = 0
+    try:
+        result = subprocess.run(["mount", "-t", "ext4", str(device), str(mountpoint)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise UserError(f"cannot mount the new root: {result.stderr.strip()[-300:]}")
+        try:
+            for pattern in IDENTITY_FILES:
+                for path in source_root.glob(pattern):
+                    target = mountpoint / path.relative_to(source_root)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, target)
+                    copied += 1
+        finally:
+            subprocess.run(["umount", str(mountpoint)], capture_output=True)
+    finally:
+        with contextlib.suppress(OSError):
+            mountpoint.rmdir()
+    return copied
 
 
 # -- repositories ----------------------------------------------------------------
@@ -710,9 +742,13 @@ class UpgradeService:
                 self._set(backup=info.name, message=f"{self.progress.message}; backup {info.name} made first")
             self._set(state="verifying", step="verifying checksums", percent=0)
             await asyncio.to_thread(verify_members, bundle, manifest, report("verifying checksums", 0, 30))
+            device = self.layout.devices[target].resolve()  # udev renames by-label links while we write
             self._set(state="writing", step=f"writing slot {target.upper()}", percent=30)
             await asyncio.to_thread(write_slot, bundle, manifest, self.layout, target,
                                     report(f"writing slot {target.upper()}", 30, 65))
+            if not self.layout.simulated:
+                self._set(step="keeping the box's SSH host keys")
+                await asyncio.to_thread(carry_identity, device)
             state = self.layout.load()
             state = replace(state, versions=_with_version(state, running, state.version_of(running) or __version__))
             state = begin_trial(state, running, target, manifest["version"])
@@ -731,6 +767,10 @@ class UpgradeService:
         except (UserError, tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
             log.warning("upgrade: %s", err)
             self._set(state="failed", step="failed", message=str(err))
+        except OSError as err:
+            log.error("upgrade: %s failed: %s", self.progress.step, err)
+            self._set(state="failed", step="failed",
+                      message=f"{self.progress.step} failed: {err.strerror or err}; the running system is unchanged")
         except Exception as err:
             log.exception("upgrade failed")
             self._set(state="failed", step="failed", message=f"internal error: {type(err).__name__}: {err}")
