@@ -62,3 +62,12 @@ class MissedCall:
     caller_name: str
     called: str
     time: float              # unix seconds
+
+
+@dataclass(frozen=True)
+class TrunkStatusChanged:
+    """A trunk's live status changed (registered, failed, down, peer registered...); for live views."""
+
+    trunk: str
+    status: str
+    detail: str = ""         # registered to/from, or the last error

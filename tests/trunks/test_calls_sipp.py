@@ -179,6 +179,7 @@ def test_a_trunk_whose_keepalive_stopped_is_skipped_by_the_group(tmp_path, work)
     dead_port, live_port = free_port(), free_port()
     live = _provider(work, "provider_invite_auth.xml", live_port, number="0612345678")
     lines: list[str] = []
+    changes: list = []
 
     async def main() -> None:
         pbx = InprocPbx(tmp_path / "pbx")
@@ -195,8 +196,12 @@ def test_a_trunk_whose_keepalive_stopped_is_skipped_by_the_group(tmp_path, work)
         from wpbxd.events import CallTrace
 
         pbx.bus.subscribe(CallTrace, lambda e: lines.append(e.text))
+        from wpbxd.events import TrunkStatusChanged
+
+        pbx.bus.subscribe(TrunkStatusChanged, lambda e: changes.append(e))
         try:
             await wait_for(lambda: not pbx.side.runtime.available("dead")[0], 10, "the dead trunk marked down")
+            assert TrunkStatusChanged("dead", "down", "keep-alive unanswered") in changes
             code = await _phone_call(pbx, work, "0612345678", sipp.uac_call())
             assert code == 0, sipp.errors(work)
         finally:

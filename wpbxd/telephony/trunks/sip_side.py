@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from wpbxd.config import settings
-from wpbxd.events import ConfigChanged
+from wpbxd.events import ConfigChanged, TrunkStatusChanged
 from wpbxd.service import ServiceContext
 from wpbxd.telephony.authentication import Authenticator
 from wpbxd.telephony.sip.message import Request
@@ -35,10 +35,19 @@ class TrunkSide:
         self.auth = auth
         values = settings.get_all(ctx.store)
         servers = parse_servers(values["trunks.dns_servers"])
-        self.runtime = TrunkRuntime(stack, DnsLookup(servers or None), realm=values["sip.realm"])
+        self.runtime = TrunkRuntime(stack, DnsLookup(servers or None), realm=values["sip.realm"],
+                                    on_change=self._changed)
         self.runtime.configure(model.list_trunks(ctx.store))
         self.engine: TrunkB2bua | None = None
         ctx.control.register("trunks.status", lambda args: self.runtime.status())
+
+    def _changed(self, name: str) -> None:
+        """Publish the trunk's new status (``TrunkStatusChanged``) for live views."""
+        for row in self.runtime.status():
+            if row["name"] == name:
+                detail = row["registered_to"] or row["registered_from"] or row["last_error"]
+                self.ctx.bus.publish(TrunkStatusChanged(name, row["status"], detail))
+                return
 
     def start(self) -> None:
         self.runtime.start()
