@@ -55,9 +55,12 @@ class CsvBackend:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.status = "not written yet"
+        self._last: int | None = None
 
     def last_id(self) -> int:
-        """The highest record id already in the file (0 when none)."""
+        """The highest record id already in the file (0 when none); read once, then kept."""
+        if self._last is not None and self.path.exists():
+            return self._last
         if not self.path.exists():
             return 0
         last = 0
@@ -65,6 +68,7 @@ class CsvBackend:
             for row in csv.reader(f):
                 if row and row[0].isdigit():
                     last = max(last, int(row[0]))
+        self._last = last
         return last
 
     def prepare(self) -> str:
@@ -91,7 +95,9 @@ class CsvBackend:
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as err:
+            self._last = None              # a partial write: read the file again next time
             raise BackendError(f"cannot write {self.path}: {err.strerror}") from None
+        self._last = int(fresh[-1]["id"])
         return len(fresh)
 
     def stats(self) -> dict[str, Any]:
