@@ -96,7 +96,14 @@ def test_console_without_scripts_sends_a_line_and_ends_on_logout(web):
     assert web.get(s, "/console/events", stream=True).headers["Content-Type"].startswith("text/event-stream")
     r = web.post(s, "/console/input", {"line": "2"}, form_page="/console")
     assert r.status_code == 303
-    again = web.get(s, "/console").text
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        again = unescape(web.get(s, "/console").text)
+        if re.search(r"Choice \[0-9\]: 2\n(.|\n)*(127\.0\.0\.1/8|pyroute2 is not installed)", again):
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError("no network status on the console page:\n" + again[-3000:])
     assert _pid(again) == pid  # one console per session
     r = web.post(s, "/console/input", {"keys": "x"}, csrf=False)
     assert r.status_code == 403

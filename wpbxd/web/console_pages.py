@@ -23,6 +23,8 @@ from wpbxd.web.webconsole import MAX_INPUT, Consoles, screen
 STREAM_KEEPALIVE = 5.0  # seconds between SSE comments on a quiet stream
 STREAM_LIFETIME = 300.0  # seconds before a stream ends (the browser reconnects where it left off)
 MAX_STREAMS = 2  # console streams at once (each holds a web worker thread)
+START_WAIT = 5.0  # seconds a new terminal's first output (its menu) is waited for
+ANSWER_WAIT = 1.0  # seconds a line sent without scripts waits for the program's first output
 MODE_TTL = 60.0  # seconds the daemon's mode (from ``status``) is reused
 
 
@@ -52,7 +54,7 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
     def console() -> str:
         check()
         term = consoles.open(session().token_hash, mode())
-        chunks = term.since(0)
+        chunks = term.since(0) or term.wait(0, START_WAIT)  # keys sent before the menu shows are lost
         return render("console", "Console", "console", text=screen(chunks),
                       last=chunks[-1].seq if chunks else 0, pid=term.pid)
 
@@ -101,14 +103,19 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
         term = consoles.get(session().token_hash)
         if "line" in f:  # the form without scripts: one line and Enter
             if term is not None:
+                if term.last == 0:
+                    term.wait(0, START_WAIT)
+                seen = term.last
                 term.send(f.get("line", "")[:MAX_INPUT - 1] + "\r")
-                time.sleep(0.3)  # let the program answer before the page is shown again
+                term.wait(seen, ANSWER_WAIT)  # the echo, at least, before the page is shown again
             bottle.redirect("/console", 303)
         if term is None:
             bottle.abort(404, "no console is open: open the Console page again")
         keys = f.get("keys", "")
         if len(keys) > MAX_INPUT:
             bottle.abort(400, f"at most {MAX_INPUT} characters at once")
+        if term.last == 0:
+            term.wait(0, START_WAIT)  # the program sets its terminal mode (dropping typed keys) first
         term.send(keys)
         bottle.response.status = 204
         return ""
