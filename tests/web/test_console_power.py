@@ -10,7 +10,7 @@ from html import unescape
 
 import pytest
 
-from tests.web.conftest import ADMIN_PASSWORD, ARTIFACTS, chromium_path
+from tests.web.conftest import ADMIN_PASSWORD, ARTIFACTS, chromium_path, first_login
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -148,3 +148,12 @@ def test_console_output_cleaning_and_screen_building():
     assert clean("\x1b[2J\x1b[1;1Hmenu\r\n\x1b]0;title\x07ok\x00") == "menu\nok"
     assert screen([Chunk(1, "Choice: 23"), Chunk(2, "\b \b\b \b2\n")]) == "Choice: 2\n"
     assert screen([Chunk(1, "a\n\b\bb")]) == "a\nb"  # backspace never crosses a line
+
+
+def test_console_process_ends_with_the_daemon(fresh_web):
+    first_login(fresh_web)
+    s = fresh_web.admin()
+    pid = _pid(fresh_web.get(s, "/console").text)
+    assert _alive(pid)
+    fresh_web.daemon.stop()
+    assert _gone(pid), f"console process {pid} outlived the daemon"
