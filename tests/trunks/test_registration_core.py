@@ -112,3 +112,22 @@ def test_caller_numbers_from_a_trunk_are_normalised_by_its_country_code():
     assert normalise_number("0145678900", "33") == "0145678900"
     assert normalise_number("+33145678900", "") == "0033145678900"
     assert normalise_number("+anonymous", "33") == "+anonymous"
+
+
+def test_trunk_channel_limits_and_peer_state_decide_availability():
+    from wpbxd.telephony.sip.stack import SipStack
+    from wpbxd.telephony.trunks.model import Trunk
+    from wpbxd.telephony.trunks.resolver import DnsLookup
+    from wpbxd.telephony.trunks.runtime import TrunkRuntime
+
+    runtime = TrunkRuntime(SipStack("127.0.0.1", 0), DnsLookup([("127.0.0.1", 9)]), clock=lambda: 100.0)
+    runtime.configure([Trunk("gsm", "gsm", "192.0.2.1", max_calls=2), Trunk("peer", "p", "dynamic", password="x")])
+    assert runtime.available("gsm") == (True, "")
+    runtime.seize("gsm")
+    assert runtime.available("gsm", limit=1) == (False, "at its limit of 1 simultaneous calls")   # group member
+    runtime.seize("gsm")
+    assert runtime.available("gsm") == (False, "at its limit of 2 simultaneous calls")             # the trunk's own
+    runtime.release("gsm")
+    assert runtime.available("gsm") == (True, "")
+    assert runtime.available("peer") == (False, "down (the peer is not registered)")
+    assert runtime.available("nosuch") == (False, "no such trunk")
