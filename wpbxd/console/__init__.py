@@ -1,1 +1,1 @@
-"""Consoles: the ``wpbxctl`` control client (and later the serial and SSH menus)."""
+"""Consoles: ``wpbxctl`` (control client), the serial boot menu and login, the SSH/serial console menu."""

@@ -1,1 +1,1 @@
-"""The box's hardware: data areas and USB storage, serial port, board sensors."""
+"""The box's hardware: data areas and USB storage, board sensors, the systemd watchdog."""

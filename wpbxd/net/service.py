@@ -2,14 +2,16 @@
 
 Responsible for: the control commands of networking (``net.*``, ``dhcp.*``), keeping
 the desired state in the store, and — only when it manages interfaces (appliance
-mode, or the ``net.manage`` setting) — realising the confirmed state at start,
+mode, or ``manage_in_host_mode`` in the net state) — realising the confirmed state at start,
 applying a new state with an automatic rollback unless it is confirmed in time
-(``net.confirm_timeout``, 60 s by default), running a DHCP server on the port the
+(``confirm_timeout`` in the net state, 60 s by default), running a DHCP server on the port the
 admin chose and a DHCP client on the WAN device.
 
-In host mode (and ``net.manage`` off) it must not touch any interface: commands
+In host mode (and ``manage_in_host_mode`` off) it must not touch any interface: commands
 that would are refused with a message saying why.
 """
+
+from __future__ import annotations
 
 import asyncio
 import functools
@@ -18,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wpbxd.errors import UserError
 from wpbxd.events import ConfigChanged
@@ -27,9 +29,11 @@ from wpbxd.net.dhcp import lease_store
 from wpbxd.net.dhcp.leases import PoolConfig
 from wpbxd.net.dhcp.server import DhcpServer
 from wpbxd.net.model import NetState
-from wpbxd.net.reconcile import KernelPlan, Reconciler, WanLease, plan
-from wpbxd.net.wan_client import WanDhcpClient
 from wpbxd.service import DaemonConfig, ServiceContext
+
+if TYPE_CHECKING:      # pyroute2 (~10 MB) is imported only when interfaces are managed
+    from wpbxd.net.reconcile import KernelPlan, Reconciler, WanLease
+    from wpbxd.net.wan_client import WanDhcpClient
 
 log = logging.getLogger(__name__)
 logging.getLogger("pyroute2").setLevel(logging.INFO)   # its DEBUG is one line per netlink message
@@ -108,6 +112,7 @@ class NetService:
         if not self.managing:
             log.info("net: host mode, interfaces are not managed")
             return
+        from wpbxd.net.reconcile import Reconciler
         self.reconciler = await self._in_netlink(Reconciler)
         state = model.load(self.store, "confirmed")
         async with self._lock:
@@ -147,6 +152,8 @@ class NetService:
 
     # -- realising a state --------------------------------------------------------
     async def _realise(self, state: NetState) -> list[str]:
+        from wpbxd.net.reconcile import plan
+        from wpbxd.net.wan_client import WanDhcpClient
         assert self.reconciler is not None
         self.current = state
         cfg = self.ctx.config
@@ -189,6 +196,7 @@ class NetService:
         task.add_done_callback(self._wan_tasks.discard)
 
     async def _apply_wan_lease(self, device: str) -> None:
+        from wpbxd.net.reconcile import plan
         cfg = self.ctx.config
         async with self._lock:
             if self.current is None:

@@ -13,9 +13,9 @@ to the current schema, copies it table by table into the live store in one
 transaction (the box's own identity is kept), and swaps the area folders in.
 
 Schedules (daily / weekly / monthly at a time of the PBX's time zone) make an
-archive and keep it in the backups area, or send it to an FTP server or a
-network share, then delete that schedule's oldest archives there beyond ``keep``
-(never a manual backup). Whether a schedule is due is a pure function of the
+archive and keep it in the backups area, or send it to an FTP server, a network
+share or a mailbox (through the SMTP profile), then delete that schedule's oldest
+archives there beyond ``keep`` (never a manual backup; mail cannot be taken back). Whether a schedule is due is a pure function of the
 schedule, its last run and the time passed in.
 
 This module never writes outside the data directory, the archive it was asked to

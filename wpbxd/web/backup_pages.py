@@ -1,5 +1,5 @@
 """Settings > Backup (seed: "Outils et Utilitaires" > backup): backups on the box,
-create / verify / restore, and schedules (daily, weekly, monthly; local, FTP, share).
+create / verify / restore, and schedules (daily, weekly, monthly; local, FTP, share, email).
 
 Every action is a ``backup.*`` control command of the backup service, which owns
 the archive format, the checks and the schedule rules. A restore needs an

@@ -5,7 +5,7 @@ in that user's own procedure (default ``users``) as if it came from their desk
 phone: the caller number becomes the user's extension. Parameter ``number`` —
 the called number to continue with (``${called}`` allowed; default: unchanged).
 Otherwise the next application runs. Option ``d`` of the seed (hang up and call
-back) needs the media issue and is refused until then.
+back) is not built yet and is refused at save time.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ class MobilityLookup(Application):
         options = str(params.get("options") or "").strip()
         if options:
             raise ValidationError(
-                f"option {options!r} is not available yet (callback 'd' needs the media service)", "options")
+                f"option {options!r} is not available yet (the call-back option 'd' is not built yet)", "options")
         number = str(params.get("number") or "").strip()
         if number:
             check_number_template(number, "number")
