@@ -53,6 +53,9 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
             device = f" ({where['device']})" if where.get("device") else ""
             sensors.append(("Recordings and backups on", f"{where.get('storage', '?')} storage{device}"))
         details = [("Version", __version__), ("Data", str(env.data_dir))]
+        if "box.info" in cmds and kit.me().is_super_admin:
+            # printed on the box label; the serial console's Recover system asks for it
+            details.append(("Recovery code (box label)", env.call("box.info").get("recovery_code", "?")))
         if mem:
             details.append(("Memory", f"{system.human_bytes(mem.used)} of {system.human_bytes(mem.total)}"))
         if disk:
