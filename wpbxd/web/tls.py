@@ -2,18 +2,17 @@
 
 Writes ``web-cert.pem`` / ``web-key.pem`` (key mode 0600) once and reuses them;
 an admin may replace both files with a real certificate. Knows nothing of HTTP.
+The certificate is made in a short-lived child process so that the daemon never
+loads ``cryptography`` (about 9 MB of resident memory it would keep for nothing).
 """
 
 import datetime
 import ipaddress
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 CERT_NAME = "web-cert.pem"
 KEY_NAME = "web-key.pem"
@@ -26,6 +25,20 @@ def ensure_certificate(data_dir: Path, extra_hosts: tuple[str, ...] = ()) -> tup
     cert_path, key_path = data_dir / CERT_NAME, data_dir / KEY_NAME
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
+    done = subprocess.run([sys.executable, "-m", __name__, str(data_dir), *extra_hosts],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"could not make the web certificate: {done.stderr.strip()[-500:]}")
+    return cert_path, key_path
+
+
+def make_certificate(cert_path: Path, key_path: Path, extra_hosts: tuple[str, ...] = ()) -> None:
+    """Generate a self-signed certificate and its key (run in the child process)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     hostname = socket.gethostname() or "wpbx"
     names: list[x509.GeneralName] = [x509.DNSName(hostname), x509.DNSName("localhost")]
@@ -59,4 +72,7 @@ def ensure_certificate(data_dir: Path, extra_hosts: tuple[str, ...] = ()) -> tup
             serialization.NoEncryption(),
         ))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, key_path
+
+
+if __name__ == "__main__":
+    make_certificate(Path(sys.argv[1]) / CERT_NAME, Path(sys.argv[1]) / KEY_NAME, tuple(sys.argv[2:]))

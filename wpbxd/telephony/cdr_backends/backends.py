@@ -9,6 +9,8 @@ id it holds. ``stats`` reads totals back (the statistics source).
 
 Rule: these calls block (file and network I/O); they run in an executor, never
 on the event loop. They know nothing of SIP or of the delivery schedule.
+``pymysql`` is imported by the MySQL backend's methods only, so a daemon without
+that backend never loads it.
 """
 
 import csv
@@ -16,8 +18,6 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-
-import pymysql
 
 COLUMNS = ("id", "start_time", "answer_time", "end_time", "duration", "billsec", "caller_number", "caller_name",
            "callee_number", "callee_name", "disposition", "hangup_cause", "hangup_side", "codec",
@@ -130,6 +130,7 @@ class MysqlBackend:
         self.status = "not connected"
 
     def _connect(self) -> Any:
+        import pymysql
         if self._conn is not None:
             return self._conn
         o = self.options
@@ -149,6 +150,7 @@ class MysqlBackend:
         return self._conn
 
     def _fail(self, err: Exception) -> BackendError:
+        import pymysql
         self.close()
         if isinstance(err, BackendError):
             return err
@@ -157,6 +159,7 @@ class MysqlBackend:
         return BackendError(f"the server failed: {err.args[-1] if getattr(err, 'args', None) else err}")
 
     def prepare(self) -> str:
+        import pymysql
         try:
             conn = self._connect()
             with conn.cursor() as cur:
@@ -172,6 +175,7 @@ class MysqlBackend:
         return f"table {self.table} created" if not exists else f"connected, table {self.table} exists"
 
     def deliver(self, records: list[dict[str, Any]]) -> int:
+        import pymysql
         if not records:
             return 0
         sql = (f"INSERT IGNORE INTO `{self.table}` ({', '.join('`' + c + '`' for c in COLUMNS)})"
@@ -187,6 +191,7 @@ class MysqlBackend:
         return max(0, inserted)
 
     def stats(self) -> dict[str, Any]:
+        import pymysql
         try:
             conn = self._connect()
             with conn.cursor() as cur:
@@ -200,6 +205,7 @@ class MysqlBackend:
 
     def ids(self) -> list[int]:
         """Every record id in the table, in order (tests check nothing is lost or doubled)."""
+        import pymysql
         try:
             conn = self._connect()
             with conn.cursor() as cur:
@@ -211,6 +217,7 @@ class MysqlBackend:
         return out
 
     def close(self) -> None:
+        import pymysql
         if self._conn is not None:
             try:
                 self._conn.close()

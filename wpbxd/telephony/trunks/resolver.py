@@ -23,12 +23,7 @@ import random
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-
-import dns.asyncresolver
-import dns.exception
-import dns.rdatatype
-import dns.resolver
+from typing import Any, Protocol
 
 from wpbxd.errors import ValidationError
 
@@ -115,21 +110,34 @@ class DnsLookup:
 
     def __init__(self, nameservers: list[tuple[str, int]] | None = None) -> None:
         self.nameservers = nameservers
-        if nameservers:
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [h for h, _ in nameservers]
-            resolver.port = nameservers[0][1]
-        else:
-            try:
-                resolver = dns.asyncresolver.Resolver()
-            except dns.resolver.NoResolverConfiguration:
+        self._resolver: Any = None
+
+    @property
+    def resolver(self) -> Any:
+        """The dnspython resolver, made (and dnspython imported, ~4 MB) on the first query."""
+        if self._resolver is None:
+            import dns.asyncresolver
+            import dns.rdatatype  # noqa: F401  (registers the record types)
+            import dns.resolver
+            if self.nameservers:
                 resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.lifetime = DNS_TIMEOUT
-        self.resolver = resolver
+                resolver.nameservers = [h for h, _ in self.nameservers]
+                resolver.port = self.nameservers[0][1]
+            else:
+                try:
+                    resolver = dns.asyncresolver.Resolver()
+                except dns.resolver.NoResolverConfiguration:
+                    resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver.lifetime = DNS_TIMEOUT
+            self._resolver = resolver
+        return self._resolver
 
     async def _query(self, name: str, rdtype: str) -> list:
+        import dns.exception
+        import dns.resolver
+        resolver = self.resolver
         try:
-            answer = await self.resolver.resolve(name, rdtype, search=False)
+            answer = await resolver.resolve(name, rdtype, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
             return []
         except dns.exception.Timeout:
