@@ -96,6 +96,15 @@ def test_price_list_bad_file_refused_with_its_line_previous_kept_then_attached(w
     listing = web.get(s, "/trunks/pricelists").text
     assert re.search(r"retail</a></td><td>2</td>.*?<td>priced</td>", listing, re.S)
     web.post(s, "/trunks/delete", {"name": "priced"}, form_page="/trunks")
+    # a long list is shown a page at a time
+    long = "".join(f"0{100 + i},Zone {i},0.01,0,60,0,1,7,0,86400\n" for i in range(150))
+    r = web.post(s, "/trunks/pricelists", {"name": "long"}, form_page="/trunks/pricelists",
+                 files={"file": ("long.csv", long.encode())})
+    assert r.status_code == 303, r.text[:2000]
+    second = web.get(s, "/trunks/pricelists/long?page=2").text
+    assert "page 2 of 2" in second and "Zone 149" in second and "Zone 99<" not in second
+    assert "Zone 99<" in web.get(s, "/trunks/pricelists/long").text
+    assert web.get(s, "/trunks/pricelists/nosuch").status_code == 404
 
 
 def test_trunk_groups_keep_member_order_and_report_bad_members(web):

@@ -5,7 +5,9 @@ attach to a trunk) and Settings > CDR backends.
 Every read and change is a control command of the trunk service (``trunk.*``,
 ``trunkgroup.*``, ``pricelist.*``), of the SIP service (``trunks.status``) or of
 the CDR backend service (``cdrbackend.*``); their validation errors are shown next
-to the field. This module holds no trunk rule and imports no service object.
+to the field. One exception, read only: a price list's rates are paged straight
+from the store (``pricelist.show`` returns every row). This module holds no trunk
+rule, writes nothing itself and imports no service object.
 """
 
 import datetime
@@ -13,16 +15,17 @@ from typing import Any
 
 import bottle
 
-from wpbxd.errors import UserError, ValidationError
+from wpbxd.errors import NotFound, UserError, ValidationError
 from wpbxd.web import forms
 from wpbxd.web.features import FeatureMissing
-from wpbxd.web.kit import Kit, WebEnv, form
+from wpbxd.web.kit import PAGE_SIZE, Kit, WebEnv, form, query
 
 FEATURE = "trunk.list"
 STATUS_COMMAND = "trunks.status"
 CDR_FEATURE = "cdrbackend.list"
 MAX_PRICE_FILE = 16 * 1024 * 1024  # bytes of a price-list upload
-PRICE_ROWS_SHOWN = 500  # rows of a price list on its page
+RATE_COLUMNS = ("dialprefix", "destination", "rate", "min_duration", "billing_block", "connect_charge",
+                "start_day", "stop_day", "start_time", "stop_time")
 GROUP_MEMBER_ROWS = 4  # member lines offered by the trunk-group form
 TRUNK_FIELDS = ("name", "title", "login", "from_user", "domain", "host", "password", "procedure",
                 "country_code", "keepalive", "register", "register_expires", "called_from", "max_calls",
@@ -243,11 +246,20 @@ def install(app: bottle.Bottle, kit: Kit) -> None:  # noqa: C901 - one closure p
     @app.get("/trunks/pricelists/<name>")
     @page
     def price_list(name: str) -> str:
+        """One page of a list's rates, read straight from the store (``pricelist.show`` sends them all)."""
         need()
-        plist = env.call("pricelist.show", {"name": name})
-        rates = plist["rates"]
-        return render("pricelist", f"Price list {plist['name']}", "trunks", name=plist["name"],
-                      rates=rates[:PRICE_ROWS_SHOWN], total=len(rates))
+        head = store.one("SELECT name, rows FROM price_lists WHERE name = ?", (name,))
+        if head is None:
+            raise NotFound(f"no price list {name!r}")
+        try:
+            page_no = max(1, int(query().get("page", "1")))
+        except ValueError:
+            page_no = 1
+        rates = store.all(f"SELECT line, {', '.join(RATE_COLUMNS)} FROM price_list_rates WHERE list_name = ?"
+                          " ORDER BY line LIMIT ? OFFSET ?", (name, PAGE_SIZE, (page_no - 1) * PAGE_SIZE))
+        total = head["rows"]
+        return render("pricelist", f"Price list {head['name']}", "trunks", name=head["name"], rates=rates,
+                      total=total, page_no=page_no, pages=max(1, -(-total // PAGE_SIZE)))
 
     # -- Settings > CDR backends -------------------------------------------------------
     @app.route("/settings/cdr-backends", method=["GET", "POST"])

@@ -1,7 +1,7 @@
 % rebase('layout', title=title, nav=nav, me=me, csrf=csrf, flash=flash, section=section, version=version)
 <p><a href="/trunks/pricelists">All price lists</a></p>
 <table class="list" id="rates">
-<caption>{{total}} rate(s){{' (first %d shown)' % len(rates) if total > len(rates) else ''}}</caption>
+<caption>{{total}} rate(s)</caption>
 <thead><tr><th scope="col">Line</th><th scope="col">Prefix</th><th scope="col">Destination</th><th scope="col">Rate / min</th><th scope="col">Min. duration (s)</th><th scope="col">Block (s)</th><th scope="col">Connect charge</th><th scope="col">Days</th><th scope="col">Hours</th></tr></thead>
 <tbody>
 % for r in rates:
@@ -10,3 +10,14 @@
 % end
 </tbody>
 </table>
+% if pages > 1:
+<nav class="pages" aria-label="Pages">
+  % if page_no > 1:
+  <a href="/trunks/pricelists/{{name}}?page={{page_no - 1}}">‹ Previous</a>
+  % end
+  <span>page {{page_no}} of {{pages}}</span>
+  % if page_no < pages:
+  <a href="/trunks/pricelists/{{name}}?page={{page_no + 1}}">Next ›</a>
+  % end
+</nav>
+% end
