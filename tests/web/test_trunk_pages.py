@@ -65,10 +65,12 @@ def test_trunks_menu_and_form_errors_next_to_the_field_values_kept(web):
     shown = web.daemon.call("trunk.show", {"name": "prov-b"})
     assert shown["title"] == "Provider B" and shown["password"] == "********"
     # CSRF: a delete without the token is refused and deletes nothing
-    r = web.post(s, "/trunks/delete", {"name": "prov-b"}, csrf=False)
+    r = web.post(s, "/trunks/delete/prov-b", {}, csrf=False)
     assert r.status_code == 403 and web.daemon.call("trunk.list")
-    r = web.post(s, "/trunks/delete", {"name": "prov-b"}, form_page="/trunks")
+    assert "Delete the trunk" in web.get(s, "/trunks/delete/prov-b").text  # the confirmation page
+    r = web.post(s, "/trunks/delete/prov-b", {})
     assert r.status_code == 303 and web.daemon.call("trunk.list") == []
+    assert web.get(s, "/trunks/delete/prov-b").status_code == 404
 
 
 def test_price_list_bad_file_refused_with_its_line_previous_kept_then_attached(web):
@@ -95,7 +97,7 @@ def test_price_list_bad_file_refused_with_its_line_previous_kept_then_attached(w
     assert web.daemon.call("trunk.show", {"name": "priced"})["price_list"] == "retail"
     listing = web.get(s, "/trunks/pricelists").text
     assert re.search(r"retail</a></td><td>2</td>.*?<td>priced</td>", listing, re.S)
-    web.post(s, "/trunks/delete", {"name": "priced"}, form_page="/trunks")
+    web.post(s, "/trunks/delete/priced", {})
     # a long list is shown a page at a time
     long = "".join(f"0{100 + i},Zone {i},0.01,0,60,0,1,7,0,86400\n" for i in range(150))
     r = web.post(s, "/trunks/pricelists", {"name": "long"}, form_page="/trunks/pricelists",

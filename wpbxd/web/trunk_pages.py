@@ -158,14 +158,18 @@ def install(app: bottle.Bottle, kit: Kit) -> None:  # noqa: C901 - one closure p
         need()
         return trunk_form(env.call("trunk.show", {"name": name}))
 
-    @app.post("/trunks/delete")
+    @app.route("/trunks/delete/<name>", method=["GET", "POST"])
     @page
-    def trunk_delete() -> None:
+    def trunk_delete(name: str) -> str:
         need()
-        name = form().get("name", "")
-        env.call("trunk.del", {"name": name})
-        flash(f"Trunk {name} deleted.")
-        bottle.redirect("/trunks", 303)
+        trunk = env.call("trunk.show", {"name": name})
+        if bottle.request.method == "POST":
+            env.call("trunk.del", {"name": trunk["name"]})
+            flash(f"Trunk {trunk['name']} deleted.")
+            bottle.redirect("/trunks", 303)
+        groups = [g["name"] for g in (env.call("trunkgroup.list") if "trunkgroup.list" in env.commands() else [])
+                  if any(m["trunk"] == trunk["name"] for m in g["members"])]
+        return render("trunk_delete", f"Delete trunk {trunk['name']}", "trunks", trunk=trunk, groups=groups)
 
     # -- trunk groups ----------------------------------------------------------------
     @app.route("/trunks/groups", method=["GET", "POST"])

@@ -22,8 +22,7 @@
   <td>{{state.get('calls', '')}}{{('/' + str(t['max_calls'])) if t['max_calls'] else ''}}</td>
   <td>{{t['price_list'] or ''}}</td>
   <td class="actions"><a href="/trunks/edit/{{t['name']}}" aria-label="Edit trunk {{t['name']}}">Edit</a>
-  <form method="post" action="/trunks/delete" class="inline">{{!forms.hidden('csrf', csrf)}}{{!forms.hidden('name', t['name'])}}
-  <button type="submit" class="danger" aria-label="Delete trunk {{t['name']}}">Delete</button></form></td>
+  <a href="/trunks/delete/{{t['name']}}" aria-label="Delete trunk {{t['name']}}">Delete</a></td>
 </tr>
 % end
 </tbody>
