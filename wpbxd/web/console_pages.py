@@ -37,7 +37,6 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
         return row is not None and kit.now() - row["last_seen"] <= kit.idle()
 
     consoles = Consoles(env.data_dir, session_alive)
-    app.config["wpbx.consoles"] = consoles  # for tests and for the web layer's shutdown
     streams = threading.BoundedSemaphore(MAX_STREAMS)
 
     def mode() -> str:
