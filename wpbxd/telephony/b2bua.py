@@ -9,6 +9,15 @@ contact of a dialled user (first 2xx wins, the rest get CANCEL), relaying
 provisional and final responses, CANCEL (487 to the caller), BYE from either side,
 re-INVITE/UPDATE passthrough (hold/resume), anchoring media on the RTP relay
 (SDP rewritten to our address, symmetric latching), and one CDR per call.
+Media the PBX terminates itself (IVR, voicemail, echo: ``CallContext.media()``)
+is a ``MediaChannel`` placed behind the relay stream's side b, so the caller's
+media address never changes when the call is later bridged to a phone; the
+offer to a callee carries the codecs the PBX can transcode to (ordered by the
+codec policy for the callee's network) and a callee answering with a codec the
+caller lacks gets a transcoded stream (``callmedia.bridge``). DTMF in SIP INFO
+reaches the PBX's own channel. A phone that puts the call on hold has the
+other party hear the PBX's music on hold (played into the holder's side of the
+relay) until it resumes.
 
 It must not decide routing (the dialplan does) nor parse bytes (the SIP core does).
 """
@@ -33,8 +42,20 @@ from wpbxd.telephony.dialplan.context import (
     ExtensionState,
     Outcome,
 )
+from wpbxd.telephony.media import callmedia, sdp
 from wpbxd.telephony.media import relay as rtp_relay
-from wpbxd.telephony.media import sdp
+from wpbxd.telephony.media.announcements import MediaUnavailable
+from wpbxd.telephony.media.channel import ChannelClosed, MediaChannel
+from wpbxd.telephony.media.negotiation import (
+    Negotiated,
+    NegotiationError,
+    first_voice,
+    narrow_offer,
+    offer_for_callee,
+    order_offer,
+)
+from wpbxd.telephony.media.services import MediaServices
+from wpbxd.telephony.media.transcode import only_from
 from wpbxd.telephony.registrar import Binding, Registrar
 from wpbxd.telephony.sip.message import Request, Response, make_response
 from wpbxd.telephony.sip.stack import SipStack, random_token
@@ -106,6 +127,11 @@ class Call:
         self.offer: sdp.SessionDescription | None = None
         self.streams: list[rtp_relay.RelayStream | None] = []
         self.codec = ""
+        self.local: callmedia.LocalMedia | None = None          # the PBX's own media (IVR, voicemail...)
+        self.bridge_offer: sdp.SessionDescription | None = None  # what the caller sends, offered onwards
+        self.side_codec: dict[str, tuple[str, int, int | None]] = {}  # side -> what it sends (codec, pt, event pt)
+        self.moh: MediaChannel | None = None                       # music for the party the other one holds
+        self.translators: tuple = (None, None)                    # the stream's (a_to_b, b_to_a) transcoders
         self.hangup_cause = ""
         self.hangup_side = ""
         self.last_dial: DialResult | None = None
@@ -174,6 +200,13 @@ class CallContextImpl:
     async def answer(self) -> None:
         self._engine.answer(self._call)
 
+    @property
+    def services(self) -> MediaServices | None:
+        return self._engine.media_services
+
+    async def media(self) -> MediaChannel:
+        return self._engine.local_media(self._call)
+
     async def hangup(self, sip_code: int, reason: str = "") -> None:
         self._engine.hangup(self._call, sip_code, reason)
 
@@ -190,7 +223,8 @@ class CallContextImpl:
 class B2bua:
     def __init__(self, stack: SipStack, registrar: Registrar, auth: Authenticator,
                  directory: UserDirectory, relay: rtp_relay.RtpRelay, cdr: CdrWriter, bus: EventBus,
-                 dialplan: Callable[[], engine.Dialplan], ring_timeout: Callable[[], float]) -> None:
+                 dialplan: Callable[[], engine.Dialplan], ring_timeout: Callable[[], float],
+                 media_services: MediaServices | None = None) -> None:
         self.stack = stack
         self.registrar = registrar
         self.auth = auth
@@ -200,6 +234,7 @@ class B2bua:
         self.bus = bus
         self.dialplan = dialplan
         self.ring_timeout = ring_timeout
+        self.media_services = media_services
         self.calls: dict[str, Call] = {}
         self.dialogs: dict[tuple[str, str], Leg] = {}
         self.busy: dict[str, int] = {}          # extension -> calls in progress involving it
@@ -396,6 +431,7 @@ class B2bua:
         except rtp_relay.NoPortsAvailable:
             self.trace(call, "no RTP ports left")
             return DialResult(DialStatus.FAILED, 503, "Service Unavailable (no media ports)")
+        self._detach_local(call)
         loop = asyncio.get_running_loop()
         call.dial_future = loop.create_future()
         call.branches = []
@@ -414,6 +450,9 @@ class B2bua:
         call.ring_timer = loop.call_later(ring, self._ring_timeout, call)
         try:
             result = await call.dial_future
+        except asyncio.CancelledError:
+            self._cancel_branches(call, None)      # the dialplan moved on (e.g. a fax was heard)
+            raise
         finally:
             if call.ring_timer is not None:
                 call.ring_timer.cancel()
@@ -534,7 +573,7 @@ class B2bua:
         leg.remote_hdr = f"<sip:{user.extension}@{host}>"
         leg.contact = self.stack.contact(binding.source, call.caller_number)
         try:
-            body = self._sdp_for(call, call.offer, "b", binding.source[1])
+            body = self._sdp_for(call, self._callee_offer(call, binding.source[1]), "b", binding.source[1])
         except sdp.SdpError as err:
             log.warning("call %s: cannot rewrite the offer: %s", call.id, err)
             return None
@@ -614,7 +653,7 @@ class B2bua:
                 try:
                     desc = sdp.SessionDescription.parse(resp.body)
                     self._learn_media(call, desc, "b")
-                    body = self._sdp_for(call, desc, "a", call.a.target[1])
+                    body = self._sdp_for(call, self._bridge(call, desc), "a", call.a.target[1])
                 except sdp.SdpError as err:
                     log.info("call %s: bad early SDP: %s", call.id, err)
             self._respond_a(call, 183 if body else 180, "Session Progress" if body else "Ringing", body=body)
@@ -646,7 +685,7 @@ class B2bua:
                 desc = sdp.SessionDescription.parse(resp.body)
                 self._learn_media(call, desc, "b")
                 call.codec = _codec(desc)
-                body = self._sdp_for(call, desc, "a", call.a.target[1])
+                body = self._sdp_for(call, self._bridge(call, desc), "a", call.a.target[1])
             except sdp.SdpError as err:
                 log.warning("call %s: bad SDP answer: %s", call.id, err)
         if leg.user is not None:
@@ -701,6 +740,14 @@ class B2bua:
     def answer(self, call: Call) -> None:
         if call.answered or call.ended or call.a_final:
             return
+        if self.media_services is not None and call.offer is not None:
+            try:
+                self.local_media(call)
+                return
+            except (MediaUnavailable, ChannelClosed, rtp_relay.NoPortsAvailable) as err:
+                self.trace(call, f"no media channel for the answer ({err or 'call gone'})")
+                if call.answered or call.ended or call.a_final:
+                    return
         self._open_media(call)
         body = b""
         if call.offer is not None:
@@ -750,6 +797,10 @@ class B2bua:
                 leg.retrans.cancel()
                 leg.retrans = None
             self.dialogs.pop((leg.call_id, leg.local_tag), None)
+        if call.local is not None:
+            call.local.channel.close()
+        if call.moh is not None:
+            call.moh.close()
         for stream in call.streams:
             if stream is not None:
                 stream.close()
@@ -776,6 +827,198 @@ class B2bua:
         ))
         self.trace(call, f"call ended: {disposition}, {call.hangup_cause} ({call.hangup_side})")
         self.bus.publish(CallEnded(call.id, disposition))
+
+    # -- the PBX's own media ---------------------------------------------------------------
+    def _relay_hop(self) -> str:
+        """The address on which a media channel and the relay reach each other."""
+        host = self.relay.bind_host
+        if host in ("0.0.0.0", ""):
+            return "127.0.0.1"
+        return "::1" if host == "::" else host
+
+    @staticmethod
+    def _audio_stream(call: Call) -> rtp_relay.RelayStream | None:
+        if call.offer is None:
+            return None
+        for m, stream in zip(call.offer.media, call.streams, strict=False):
+            if stream is not None and m.kind == "audio":
+                return stream
+        return None
+
+    def local_media(self, call: Call) -> MediaChannel:
+        """Answer the caller (if not yet) with the PBX's own media channel and return it.
+
+        Raises ``ChannelClosed`` when the caller is gone (or got 488: no common codec),
+        ``MediaUnavailable`` when this call cannot have media.
+        """
+        if call.ended:
+            raise ChannelClosed()
+        if call.local is not None and not call.local.channel.closed:
+            return call.local.channel
+        if call.b is not None:
+            raise MediaUnavailable("the call is bridged to a phone")
+        if call.offer is None or self.media_services is None:
+            raise MediaUnavailable("this call has no media")
+        try:
+            self._open_media(call)
+        except rtp_relay.NoPortsAvailable:
+            raise MediaUnavailable("no RTP ports left") from None
+        stream = self._audio_stream(call)
+        if stream is None:
+            raise MediaUnavailable("the call has no audio stream")
+        hop = self._relay_hop()
+        services = self.media_services
+        if call.local is not None:                      # answered before, detached while ringing
+            channel = MediaChannel.open(self.relay.allocator, hop, tone_zone=services.tone_zone)
+            channel.start(call.local.negotiated)
+            call.local.channel = channel
+            stream.set_remote("b", hop, channel.local_port)
+            return channel
+        try:
+            local = callmedia.answer_locally(call.offer, self.relay.allocator, hop, hop, services.codec_policy,
+                                             services.tone_zone, via=(hop, stream.b.local_port))
+        except NegotiationError as err:
+            self.trace(call, f"cannot answer: {err}")
+            if not call.answered:
+                self.hangup(call, 488, "Not Acceptable Here")
+            raise ChannelClosed() from None
+        except rtp_relay.NoPortsAvailable:
+            raise MediaUnavailable("no RTP ports left") from None
+        stream.set_remote("b", hop, local.channel.local_port)
+        call.local = local
+        call.codec = local.negotiated.codec
+        call.bridge_offer = narrow_offer(call.offer, local.negotiated)
+        if not call.answered:
+            body = self._sdp_for(call, local.answer, "a", call.a.target[1])
+            call.answered = True
+            call.answer_time = time.time()
+            self._respond_a(call, 200, "OK", body=body)
+            self.trace(call, f"answered by the PBX ({local.negotiated.codec})")
+        return local.channel
+
+    def _detach_local(self, call: Call) -> None:
+        """Before ringing a phone: the PBX's channel leaves side b of the stream."""
+        if call.local is None or call.local.channel.closed:
+            return
+        call.local.channel.close()
+        stream = self._audio_stream(call)
+        if stream is not None:
+            stream.set_remote("b", "0.0.0.0", 0)
+
+    def _callee_offer(self, call: Call, callee_host: str) -> sdp.SessionDescription:
+        """What a callee is offered: what the caller sends (all it offered, or the codec the
+        PBX answered it with), plus the codecs the PBX transcodes to, in the order the
+        codec policy gives for the callee's network."""
+        base = call.bridge_offer or call.offer
+        assert base is not None
+        if self.media_services is None:
+            return base
+        return order_offer(offer_for_callee(base), self.media_services.codec_policy.preference(callee_host))
+
+    def _bridge(self, call: Call, answer: sdp.SessionDescription) -> sdp.SessionDescription:
+        """The callee's answer as the caller must see it; transcoding set up when needed."""
+        base = call.bridge_offer or call.offer
+        if base is None:
+            return answer
+        try:
+            bridged = callmedia.bridge(self._audio_stream(call), base, answer)
+        except NegotiationError as err:
+            self.trace(call, f"no codec works for both phones: {err}")
+            return answer
+        plan = bridged.plan
+        call.translators = (bridged.a_to_b, bridged.b_to_a)
+        if plan is not None:
+            call.codec = f"{plan.a_codec}<>{plan.b_codec}"
+            call.side_codec = {"a": (plan.a_codec, plan.a_pt, plan.a_event_pt),
+                               "b": (plan.b_codec, plan.b_pt, plan.b_event_pt)}
+            self.trace(call, f"transcoding {plan.a_codec} (caller) <> {plan.b_codec} (callee)")
+        else:
+            shared = first_voice(answer)
+            call.side_codec = {"a": shared, "b": shared} if shared else {}
+        return bridged.answer
+
+    def _hold_music(self, call: Call, side: str, desc: sdp.SessionDescription) -> None:
+        """``side`` offered ``desc``: on hold (sendonly/inactive/0.0.0.0), the other party hears
+        music played into ``side``'s place on the relay; on resume the phone gets it back
+        (``_learn_media`` already pointed the relay at it again)."""
+        if self.media_services is None or call.b is None:
+            return
+        held = sdp.hold_state(desc) == sdp.HoldState.HELD
+        if not held:
+            if call.moh is not None:
+                call.moh.close()
+                call.moh = None
+                stream = self._audio_stream(call)
+                if stream is not None:
+                    stream.set_transcoders(*call.translators)
+                self.trace(call, "music on hold stopped")
+            return
+        codec = call.side_codec.get(side)
+        stream = self._audio_stream(call)
+        if call.moh is not None or codec is None or stream is None:
+            return
+        hop = self._relay_hop()
+        endpoint = stream.a if side == "a" else stream.b
+        try:
+            music = self.media_services.sounds.music()
+            channel = MediaChannel.open(self.relay.allocator, hop, tone_zone=self.media_services.tone_zone)
+        except (OSError, ValueError, rtp_relay.NoPortsAvailable) as err:
+            self.trace(call, f"no music on hold: {err}")
+            return
+        channel.start(Negotiated(codec[0], codec[1], codec[2], hop, endpoint.local_port, "recvonly"))
+        try:
+            channel.start_music(music)
+        except ValueError as err:
+            self.trace(call, f"no music on hold: {err}")
+        stream.set_remote(side, hop, channel.local_port)
+        a_to_b, b_to_a = call.translators
+        if side == "a":      # only the music passes, not what the holding phone may still send
+            stream.set_transcoders(only_from(channel.ssrc, a_to_b), b_to_a)
+        else:
+            stream.set_transcoders(a_to_b, only_from(channel.ssrc, b_to_a))
+        call.moh = channel
+        self.trace(call, f"music on hold for the {'callee' if side == 'a' else 'caller'}")
+
+    def _local_request(self, leg: Leg, txn: Transaction, req: Request) -> None:
+        """An in-dialog request from a caller whose media the PBX terminates."""
+        call = leg.call
+        local = call.local
+        assert local is not None
+        if req.method == "INFO":
+            digit = callmedia.info_digit(req.get("content-type") or "", req.body)
+            if digit is not None and not local.channel.closed:
+                local.channel.inject_digit(digit)
+            self.stack.reply(txn, 200, "OK", to_tag=leg.local_tag)
+            return
+        if req.method not in ("INVITE", "UPDATE"):
+            self.stack.reply(txn, 200, "OK", to_tag=leg.local_tag)
+            return
+        if req.method == "INVITE":
+            self.stack.respond(txn, make_response(req, 100, "Trying"))
+        body = b""
+        if req.body:
+            try:
+                desc = sdp.SessionDescription.parse(req.body)
+                self._learn_media(call, desc, "a")
+                answer = callmedia.reanswer(local, desc, self._relay_hop())
+                body = self._sdp_for(call, answer, "a", leg.target[1])
+            except (sdp.SdpError, NegotiationError) as err:
+                self.stack.reply(txn, 488, f"Not Acceptable Here ({err})", to_tag=leg.local_tag)
+                return
+        else:
+            body = self._sdp_for(call, local.answer, "a", leg.target[1])
+        contact = req.get("contact")
+        if contact:
+            try:
+                leg.remote_target = str(parse_address(contact).uri)
+            except SipSyntaxError:
+                pass
+        extra = [("contact", leg.contact), ("content-type", "application/sdp")]
+        reply = make_response(txn.request, 200, "OK", leg.local_tag, extra, body)
+        self.stack.respond(txn, reply)
+        if req.method == "INVITE":
+            self._retransmit_2xx(leg, reply)
+            self.trace(call, "re-INVITE answered by the PBX" + (f" ({_direction(req.body)})" if req.body else ""))
 
     # -- CANCEL, ACK, in-dialog requests -------------------------------------------------
     def on_cancel(self, txn: Transaction, req: Request) -> None:
@@ -828,6 +1071,9 @@ class B2bua:
                     self.stack.send_request(self._request(peer, "BYE"), peer.target)
                 self._end(call)
             return
+        if call.local is not None and call.b is None and leg.side == "a" and not call.ended:
+            self._local_request(leg, txn, req)
+            return
         peer = self._peer(leg)
         if peer is None or call.ended:
             self.stack.reply(txn, 481, "Call/Transaction Does Not Exist", to_tag=leg.local_tag)
@@ -848,6 +1094,7 @@ class B2bua:
             try:
                 desc = sdp.SessionDescription.parse(req.body)
                 self._learn_media(call, desc, leg.side)
+                self._hold_music(call, leg.side, desc)
                 body = self._sdp_for(call, desc, peer.side, peer.target[1])
             except sdp.SdpError as err:
                 self.stack.reply(txn, 488, f"Not Acceptable Here ({err})", to_tag=leg.local_tag)

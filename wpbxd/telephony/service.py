@@ -28,6 +28,7 @@ from wpbxd.telephony.bans import Ban, BanList, BanPolicy
 from wpbxd.telephony.cdr import CdrWriter, list_cdr
 from wpbxd.telephony.dialplan.engine import Dialplan
 from wpbxd.telephony.media import relay as rtp_relay
+from wpbxd.telephony.media.services import PbxMediaServices
 from wpbxd.telephony.registrar import Registrar, RegistrarPolicy, write_rows
 from wpbxd.telephony.sip.digest import DigestAuthenticator
 from wpbxd.telephony.sip.message import Request, make_response
@@ -107,7 +108,8 @@ class SipService:
         side = TrunkSide(self.ctx, stack, self.auth)
         self.trunk_side = side
         self.b2bua = side.call_engine(stack, self.registrar, self.auth, self.directory, self.relay, self.cdr,
-                                      self.ctx.bus, lambda: self.dialplan, lambda: self.ring_timeout)
+                                      self.ctx.bus, lambda: self.dialplan, lambda: self.ring_timeout,
+                                      media_services=PbxMediaServices(self.store, self.ctx.bus, cfg.data_dir))
         stack.handlers["REGISTER"] = lambda txn, req: side.on_register(txn, req) or self._on_register(txn, req)
         bus = self.ctx.bus
         self._unsubscribe.append(bus.subscribe(ConfigChanged, self._on_config))
