@@ -359,6 +359,18 @@ class TransactionLayer:
 
     def respond(self, txn: Transaction, resp: Response, now: float) -> None:
         """Send the transaction user's response through the server transaction."""
+        req = txn.request
+        if (txn.kind == NON_INVITE_SERVER and resp.status in (401, 407) and txn.state == "trying"
+                and req is not None and "authorization" not in req.headers
+                and "proxy-authorization" not in req.headers):
+            # §8.2.7: the challenge to a request without credentials is sent statelessly.
+            # A retransmission gets a fresh challenge; no transaction (request, response
+            # bytes, Timer J) is kept for 32 s per REGISTER.
+            self.send(resp.to_bytes(), txn.target)
+            txn.state = "terminated"
+            txn.request = None
+            self._forget(txn)
+            return
         if txn.kind == INVITE_SERVER and resp.status >= 200:
             txn.interval = T1
         self._event(txn, response_event(resp.status, "tu_"), resp, now, from_tu=True)
