@@ -282,12 +282,22 @@ def _load_users(store: Store) -> dict[str, UserInfo]:
             call_timeout=r["call_timeout"], mobility_delay=r["mobility_delay"],
             missed_email=bool(r["missed_email"]),
         )
-    return {
+    users = {
         r["extension"]: UserInfo(r["id"], r["extension"], r["name"], r["email"], r["mobility"],
                                  r["dialplan"], r["acl_group"], prefs.get(r["id"], {}))
         for r in store.all("SELECT id, extension, name, email, mobility, dialplan, acl_group"
                            " FROM users WHERE extension IS NOT NULL")
     }
+    # Several snapshots live at once (the call engine's, the dialplan service's): when the
+    # users did not change they share one table instead of a copy each (~0.4 KB per user).
+    global _last_users
+    if users == _last_users:
+        return _last_users
+    _last_users = users
+    return users
+
+
+_last_users: dict[str, UserInfo] = {}     # the last table _load_users built (read-only, shared)
 
 
 def _load_acl(store: Store) -> dict[str, frozenset[str]]:

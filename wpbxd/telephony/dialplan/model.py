@@ -58,7 +58,7 @@ class CallPrefs:
 NO_PREFS = CallPrefs()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserInfo:
     id: int
     extension: str

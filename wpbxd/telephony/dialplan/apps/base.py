@@ -48,6 +48,10 @@ NUMBER_RE = re.compile(r"^\+?[0-9*#]+$")
 
 def expand(text: str, ctx: CallContext) -> str:
     """Replace ``${called}``, ``${caller}``, ``${caller_name}`` in a parameter."""
+    if "${" not in text:           # most parameters are plain (``${called}`` alone is the other common case)
+        return text
+    if text == "${called}":
+        return ctx.called
     values = {"called": ctx.called, "caller": ctx.caller_number, "caller_name": ctx.caller_name}
     return _VAR_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
