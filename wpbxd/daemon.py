@@ -32,6 +32,7 @@ from wpbxd.hw.watchdog import WatchdogService
 from wpbxd.net.service import NetService
 from wpbxd.service import DaemonConfig, Service, ServiceContext
 from wpbxd.services.backup import BackupService
+from wpbxd.services.heap import HeapTrimService
 from wpbxd.services.upgrade import UpgradeService
 from wpbxd.telephony.cdr_backends.service import CdrBackendService
 from wpbxd.telephony.dialplan.service import DialplanService
@@ -164,6 +165,7 @@ def build_services(ctx: ServiceContext) -> list[Service]:
     services.append(CdrBackendService(ctx))
     services.append(UpgradeService(ctx))
     services.append(WebService(ctx))
+    services.append(HeapTrimService(ctx))   # gives freed heap pages back (user imports, transaction waves)
     return services
 
 
