@@ -23,30 +23,47 @@ class LogLine:
 
 
 class LiveLog:
+    """Appending is cheap (it runs for every trace line of every call): a tuple under a
+    plain lock, and the condition is notified only when a page is waiting. Readers
+    copy the deque (atomic under the GIL) and build ``LogLine`` records."""
+
     def __init__(self, keep: int = KEEP_LINES) -> None:
-        self._lines: deque[LogLine] = deque(maxlen=keep)
+        self._lines: deque[tuple[int, float, str, str, str]] = deque(maxlen=keep)
         self._seq = 0
+        self._append_lock = threading.Lock()
         self._changed = threading.Condition()
+        self._waiting = 0              # readers inside wait(); changed under _changed
         self.closed = False
 
-    def append(self, now: float, call_id: str, kind: str, text: str) -> LogLine:
-        with self._changed:
+    def append(self, now: float, call_id: str, kind: str, text: str) -> int:
+        """Add a line; returns its number."""
+        with self._append_lock:
             self._seq += 1
-            line = LogLine(self._seq, now, call_id, kind, text)
-            self._lines.append(line)
-            self._changed.notify_all()
-        return line
+            seq = self._seq
+            self._lines.append((seq, now, call_id, kind, text))
+        # A waiter counts itself before it tests _seq, and _seq is set before this
+        # test: either it sees the new line or it is notified here.
+        if self._waiting:
+            with self._changed:
+                self._changed.notify_all()
+        return seq
+
+    def _after(self, seq: int) -> list[LogLine]:
+        return [LogLine(*line) for line in list(self._lines) if line[0] > seq]
 
     def since(self, seq: int) -> list[LogLine]:
         """Lines numbered after ``seq`` (those still kept)."""
-        with self._changed:
-            return [line for line in self._lines if line.seq > seq]
+        return self._after(seq)
 
     def wait(self, seq: int, timeout: float) -> list[LogLine]:
         """Lines after ``seq``, waiting up to ``timeout`` seconds for the first one."""
         with self._changed:
-            self._changed.wait_for(lambda: self._seq > seq or self.closed, timeout)
-            return [line for line in self._lines if line.seq > seq]
+            self._waiting += 1
+            try:
+                self._changed.wait_for(lambda: self._seq > seq or self.closed, timeout)
+            finally:
+                self._waiting -= 1
+        return self._after(seq)
 
     def close(self) -> None:
         """Wake every waiter for good (the daemon is stopping)."""
@@ -55,5 +72,4 @@ class LiveLog:
             self._changed.notify_all()
 
     def recent(self, count: int) -> list[LogLine]:
-        with self._changed:
-            return list(self._lines)[-count:]
+        return [LogLine(*line) for line in list(self._lines)[-count:]]
