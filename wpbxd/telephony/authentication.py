@@ -10,6 +10,7 @@ It never sends anything: it returns the response the caller should send.
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from wpbxd.telephony.sip.message import Request, Response, make_response
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SipUser:
     id: int
     extension: str
@@ -48,7 +49,9 @@ class UserDirectory:
         rows = self.store.all("SELECT id, extension, login, name, sip_password, dialplan FROM users"
                               " WHERE extension IS NOT NULL")
         for r in rows:
-            user = SipUser(r["id"], r["extension"], r["login"], r["name"], r["sip_password"], r["dialplan"])
+            # The procedure name is the same few strings for every user: one copy each.
+            user = SipUser(r["id"], r["extension"], r["login"], r["name"], r["sip_password"],
+                           sys.intern(r["dialplan"]) if r["dialplan"] else r["dialplan"])
             by_ext[user.extension] = user
             if user.login:
                 by_auth.setdefault(user.login, user)

@@ -20,6 +20,7 @@ from stored data through an application. It never does SIP: it only uses the
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -284,7 +285,7 @@ def _load_users(store: Store) -> dict[str, UserInfo]:
         )
     users = {
         r["extension"]: UserInfo(r["id"], r["extension"], r["name"], r["email"], r["mobility"],
-                                 r["dialplan"], r["acl_group"], prefs.get(r["id"], {}))
+                                 _shared(r["dialplan"]), _shared(r["acl_group"]), prefs.get(r["id"], {}))
         for r in store.all("SELECT id, extension, name, email, mobility, dialplan, acl_group"
                            " FROM users WHERE extension IS NOT NULL")
     }
@@ -298,6 +299,11 @@ def _load_users(store: Store) -> dict[str, UserInfo]:
 
 
 _last_users: dict[str, UserInfo] = {}     # the last table _load_users built (read-only, shared)
+
+
+def _shared(name: str | None) -> str | None:
+    """One copy of a name that thousands of users repeat (procedure, ACL group)."""
+    return sys.intern(name) if name else name
 
 
 def _load_acl(store: Store) -> dict[str, frozenset[str]]:
