@@ -13,18 +13,17 @@ echo wpbx > /etc/hostname
 printf '127.0.0.1\tlocalhost\n127.0.1.1\twpbx\n' > /etc/hosts
 # The root is a slot (wpbx-a or wpbx-b, mounted rw by the kernel); the boot partition
 # (extlinux, a kernel per slot, the slot state) and the data partition are shared by
-# both slots. nofail: the direct-boot image (rootfs.ext4 alone) has neither.
+# both slots and mounted by boot-wpbx.mount and var-lib-wpbx.mount from rootfs/ (only
+# on a slot boot: the direct-boot image has neither).
 mkdir -p /boot/wpbx
-printf '%s\n' \
-    'LABEL=wpbx-boot /boot/wpbx ext4 rw,noatime,nofail,x-systemd.device-timeout=10s 0 2' \
-    'LABEL=wpbx-data /var/lib/wpbx ext4 rw,noatime,nofail,x-systemd.device-timeout=10s 0 2' > /etc/fstab
+echo '# wpbx: / is the slot the kernel was given; /boot/wpbx and /var/lib/wpbx are mount units' > /etc/fstab
 
 # The serial port belongs to the wpbx console, not to a getty.
 systemctl mask serial-getty@ttyS0.service
 passwd -l root
 
 # Enable every unit that rootfs/ brought and that says how to be installed.
-for unit in /etc/systemd/system/*.service /etc/systemd/system/*.timer; do
+for unit in /etc/systemd/system/*.service /etc/systemd/system/*.timer /etc/systemd/system/*.mount; do
     if [ -f "$unit" ] && [ ! -L "$unit" ] && grep -q '^\[Install\]' "$unit"; then
         systemctl enable "$(basename "$unit")"
     fi
