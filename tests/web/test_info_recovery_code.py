@@ -19,3 +19,12 @@ def test_info_page_shows_the_recovery_code_to_the_super_admin_only(web):
     assert r.status_code == 303
     page = web.get(helper, "/info")
     assert page.status_code == 200 and code not in page.text
+
+
+def test_settings_menu_lists_update_when_the_upgrade_service_runs(web):
+    if "upgrade.install" not in web.daemon.call("help"):
+        import pytest
+
+        pytest.skip("the upgrade service is not in this daemon")
+    page = web.get(web.admin(), "/settings/smtp").text
+    assert 'href="/settings/update"' in page

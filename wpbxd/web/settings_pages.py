@@ -34,6 +34,8 @@ def section_groups(env: WebEnv) -> list[tuple[str, str]]:
         groups.append(("backup", "Backup"))
     if "cdrbackend.list" in cmds:
         groups.append(("cdr-backends", "CDR backends"))
+    if "upgrade.install" in cmds:
+        groups.append(("update", "Update"))
     return groups
 
 
