@@ -8,7 +8,7 @@ WEB     ?= 0.0.0.0:8080
 RTP     ?= 10000-20000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint venv deps-apt clean image
+.PHONY: run test bench lint venv deps-apt clean image image-test
 
 $(VENV)/.installed: setup.py pyproject.toml deps/pip-runtime.txt deps/pip-test.txt $(wildcard native/*.c native/*.h native/*_build.py)
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -46,6 +46,10 @@ lint: venv
 # The firmware image (root; see image/build): build/image/{disk.img,vmlinuz,initrd.img,rootfs.ext4}
 image: venv
 	PYTHON=$(VPY) bash image/build build/image
+
+# Boot the built image under QEMU and run the firmware tests (boot menu, web, SSH, upgrade).
+image-test: venv deps-apt
+	WPBX_IMAGE_DIR=$(CURDIR)/build/image $(VENV)/bin/pytest tests/image $(PYTEST_ARGS)
 
 clean:
 	rm -rf build *.egg-info $(VENV) wpbxd/_*.so
