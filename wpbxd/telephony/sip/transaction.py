@@ -28,6 +28,7 @@ from wpbxd.telephony.sip.message import Request, Response
 T1 = 0.5      # seconds, RTT estimate (§17.1.1.1)
 T2 = 4.0      # seconds, longest non-INVITE retransmit interval
 T4 = 5.0      # seconds, longest time a message stays in the network
+CHALLENGE_KEEP = 2 * T1   # seconds: a stateless challenge is kept 1 to 2 periods for retransmissions
 TIMER_B = 64 * T1
 TIMER_D_UNRELIABLE = 32.0
 TIMER_C = 180.0
@@ -174,6 +175,15 @@ class TransactionLayer:
         # Weak references: a finished transaction is freed at once, not when its last timer pops.
         self._heap: list[tuple[float, int, weakref.ref, str]] = []
         self._seq = itertools.count()
+        # Stateless challenges (§8.2.7) sent in the current and the previous period of
+        # CHALLENGE_KEEP seconds: key -> bytes. A retransmission that was already queued
+        # when the challenge left gets the same bytes (strict UACs such as sipp reject a
+        # second, different challenge); one sent later means the client lost ours, and a
+        # fresh challenge serves it as well. Two generations, no per-entry clock: far
+        # lighter than a transaction kept 64*T1.
+        self._challenges: dict[str, bytes] = {}
+        self._older_challenges: dict[str, bytes] = {}
+        self._challenges_since = 0.0
 
     # -- timers -----------------------------------------------------------------
     def get_timer(self) -> float | None:
@@ -186,7 +196,16 @@ class TransactionLayer:
             heapq.heappop(heap)
         return None
 
+    def _age_challenges(self, now: float) -> None:
+        elapsed = now - self._challenges_since
+        if elapsed >= CHALLENGE_KEEP:
+            self._older_challenges = self._challenges if elapsed < 2 * CHALLENGE_KEEP else {}
+            self._challenges = {}
+            self._challenges_since = now
+
     def handle_timer(self, now: float) -> None:
+        if self._challenges or self._older_challenges:
+            self._age_challenges(now)
         heap = self._heap
         while heap and heap[0][0] <= now:
             deadline, _, ref, name = heapq.heappop(heap)
@@ -340,6 +359,12 @@ class TransactionLayer:
         """``source`` is where responses go (§18.2.2); ``origin`` the packet's real source."""
         key = server_key(req)
         txn = self.servers.get(key)
+        if self._challenges or self._older_challenges:
+            self._age_challenges(now)
+            sent = self._challenges.get(key) or self._older_challenges.get(key)
+            if sent is not None and txn is None:
+                self.send(sent, source)
+                return
         if req.method == "ACK":
             if txn is not None and txn.kind == INVITE_SERVER and txn.state in ("completed", "confirmed"):
                 self._event(txn, "ack", req, now)
@@ -363,10 +388,13 @@ class TransactionLayer:
         if (txn.kind == NON_INVITE_SERVER and resp.status in (401, 407) and txn.state == "trying"
                 and req is not None and "authorization" not in req.headers
                 and "proxy-authorization" not in req.headers):
-            # §8.2.7: the challenge to a request without credentials is sent statelessly.
-            # A retransmission gets a fresh challenge; no transaction (request, response
-            # bytes, Timer J) is kept for 32 s per REGISTER.
-            self.send(resp.to_bytes(), txn.target)
+            # §8.2.7: the challenge to a request without credentials is sent statelessly:
+            # no transaction (request, timers) is kept for 32 s per REGISTER, only the
+            # bytes, for one to two CHALLENGE_KEEP periods, to answer retransmissions.
+            data = resp.to_bytes()
+            self.send(data, txn.target)
+            self._age_challenges(now)
+            self._challenges[txn.key] = data
             txn.state = "terminated"
             txn.request = None
             self._forget(txn)
