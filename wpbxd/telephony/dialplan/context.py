@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from wpbxd.telephony.media.channel import MediaChannel
+    from wpbxd.telephony.media.services import MediaServices
     from wpbxd.telephony.trunks.model import GroupMember
 
 
@@ -95,6 +97,7 @@ class CallContext(Protocol):
     called: str                  # the called number; applications may change it
     procedure: str               # the procedure the call started in
     answered: bool               # has the caller's leg been answered (200 OK sent)?
+    services: "MediaServices | None"  # what media applications may ask of the PBX (None: no media)
 
     async def dial(self, targets: list[str], timeout: float | None) -> DialResult:
         """Ring every target at once (extensions, or numbers) until one answers.
@@ -130,6 +133,13 @@ class CallContext(Protocol):
 
     async def answer(self) -> None:
         """Answer the caller's leg (200 OK) if it is not answered yet."""
+
+    async def media(self) -> "MediaChannel":
+        """Answer the caller (if not yet) with the PBX's own media and return the channel
+        through which applications play sounds, collect digits, record and echo (IVR,
+        voicemail, feature codes). A later ``dial``/``ring`` takes the caller's media
+        over to the phone that answers. Raises ``ChannelClosed`` once the caller is
+        gone, ``MediaUnavailable`` when this call cannot have media."""
 
     async def hangup(self, sip_code: int, reason: str = "") -> None:
         """End the call: an unanswered caller gets ``sip_code``, else BYE."""

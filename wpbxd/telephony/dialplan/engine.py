@@ -18,11 +18,12 @@ from stored data through an application. It never does SIP: it only uses the
 ``CallContext``.
 """
 
+import asyncio
 import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -32,7 +33,7 @@ from wpbxd.config import settings
 from wpbxd.config.store import Store
 from wpbxd.errors import ValidationError
 from wpbxd.telephony.dialplan import timeranges
-from wpbxd.telephony.dialplan.apps.base import Application, Jump, Stop
+from wpbxd.telephony.dialplan.apps.base import Application, Jump, Step, Stop
 from wpbxd.telephony.dialplan.apps.registry import applications
 from wpbxd.telephony.dialplan.callclass import ClassRules
 from wpbxd.telephony.dialplan.context import CallContext, CallEnd, DialResult, DialStatus, Outcome
@@ -331,6 +332,8 @@ class RunEnv:
     acl_user: UserInfo | None = None   # whose ACL applies to numbers dialled (caller, or forwarder)
     acl_set: bool = False
     acl_number: str = ""               # the number as that user dialled it (classified for the ACL)
+    diverted: "asyncio.Future[Jump] | None" = None  # set by ``divert``: stop the running application
+    tasks: set = field(default_factory=set)         # background work of applications (``background``)
 
     def trace(self, text: str) -> None:
         """Record one trace line and hand it to the call engine's live debug."""
@@ -354,11 +357,50 @@ class RunEnv:
         self.hangup_code, self.hangup_reason = code, reason
         await ctx.hangup(code, reason)
 
+    def divert(self, jump: Jump) -> None:
+        """Stop the application running now and continue the call at ``jump`` (fax
+        detection with "continue execution": a fax heard while a group rings)."""
+        if self.diverted is None:
+            self.diverted = asyncio.get_running_loop().create_future()
+        if not self.diverted.done():
+            self.diverted.set_result(jump)
+
+    def background(self, work: Coroutine) -> None:
+        """Run ``work`` beside the dialplan until the call's dialplan ends."""
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def run_app(self, app: Application, ctx: CallContext) -> "Step":
+        """``app.run`` unless ``divert`` interrupts it, in which case the jump is the step."""
+        if self.diverted is not None and self.diverted.done():
+            jump, self.diverted = self.diverted.result(), None
+            return jump
+        if not self.tasks:
+            return await app.run(ctx, self)
+        if self.diverted is None:
+            self.diverted = asyncio.get_running_loop().create_future()
+        running = asyncio.ensure_future(app.run(ctx, self))
+        await asyncio.wait({running, self.diverted}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            return running.result()
+        running.cancel()
+        try:
+            await running
+        except asyncio.CancelledError:
+            pass
+        jump, self.diverted = self.diverted.result(), None
+        return jump
+
 
 async def run(dialplan: Dialplan, ctx: CallContext, clock: Callable[[], float] = time.time) -> Outcome:
     """Run the call through the dialplan, starting in ``ctx.procedure``."""
     env = RunEnv(dialplan, ctx, clock, acl_number=ctx.called)
-    return await _walk(dialplan, ctx, env, env.trace)
+    try:
+        return await _walk(dialplan, ctx, env, env.trace)
+    finally:
+        for task in list(env.tasks):
+            task.cancel()
 
 
 async def _walk(dialplan: Dialplan, ctx: CallContext, env: RunEnv, note: Callable[[str], None]) -> Outcome:
@@ -382,7 +424,7 @@ async def _walk(dialplan: Dialplan, ctx: CallContext, env: RunEnv, note: Callabl
                 note(f"application {call.name!r} {why}")
                 await env.hangup(ctx, 503, f"application {call.name} {why}")
                 return Outcome(CallEnd.HANGUP, 503, f"application {call.name} {why}", tuple(trace))
-            step = await call.app.run(ctx, env)
+            step = await env.run_app(call.app, ctx)
             if isinstance(step, Stop):
                 last = env.last_dial
                 if ctx.answered or (last is not None and last.status == DialStatus.ANSWERED):
