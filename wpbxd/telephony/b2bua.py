@@ -221,6 +221,8 @@ class CallContextImpl:
 
 
 class B2bua:
+    context_class: type[CallContextImpl] = CallContextImpl  # what the dialplan runs each call against
+
     def __init__(self, stack: SipStack, registrar: Registrar, auth: Authenticator,
                  directory: UserDirectory, relay: rtp_relay.RtpRelay, cdr: CdrWriter, bus: EventBus,
                  dialplan: Callable[[], engine.Dialplan], ring_timeout: Callable[[], float],
@@ -387,7 +389,7 @@ class B2bua:
         call.task = asyncio.get_running_loop().create_task(self._run(call, user.dialplan or "users"))
 
     async def _run(self, call: Call, procedure: str) -> None:
-        ctx = CallContextImpl(self, call, procedure)
+        ctx = self.context_class(self, call, procedure)
         self.trace(call, f"call from {call.caller_number} ({call.caller_name}) to {call.called}, procedure {procedure}")
         try:
             outcome = await engine.run(self.dialplan(), ctx)

@@ -34,8 +34,7 @@ from wpbxd.errors import NotFound
 from wpbxd.events import CallStarted
 from wpbxd.telephony.b2bua import DEFAULT_MAX_FORWARDS, B2bua, Call, CallContextImpl, Leg
 from wpbxd.telephony.cdr import CdrRecord, CdrWriter
-from wpbxd.telephony.dialplan import engine
-from wpbxd.telephony.dialplan.context import CallEnd, DialResult, DialStatus, Outcome
+from wpbxd.telephony.dialplan.context import DialResult, DialStatus
 from wpbxd.telephony.media import relay as rtp_relay
 from wpbxd.telephony.media import sdp
 from wpbxd.telephony.sip.message import Request, Response, make_response
@@ -96,6 +95,8 @@ class TrunkCallContext(CallContextImpl):
 
 
 class TrunkB2bua(B2bua):
+    context_class = TrunkCallContext
+
     def __init__(self, *args, trunks: TrunkRuntime, store: Store, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.trunks = trunks
@@ -117,30 +118,6 @@ class TrunkB2bua(B2bua):
             return model.get_group(self.store, name).members
         except NotFound:
             return None
-
-    async def _run(self, call: Call, procedure: str) -> None:
-        ctx = TrunkCallContext(self, call, procedure)
-        self.trace(call, f"call from {call.caller_number} ({call.caller_name}) to {call.called}, procedure {procedure}")
-        try:
-            outcome = await engine.run(self.dialplan(), ctx)
-        except asyncio.CancelledError:
-            outcome = Outcome(CallEnd.HANGUP, 503, "Service Unavailable")
-        except Exception:
-            log.exception("call %s: the dialplan failed", call.id)
-            outcome = Outcome(CallEnd.HANGUP, 500, "Server Internal Error")
-        if call.ended:
-            return
-        if not call.answered:
-            code = outcome.sip_code or 480
-            reason = outcome.reason or "Temporarily Unavailable"
-            if not call.a_final:
-                self._respond_a(call, code, reason)
-            if not call.hangup_cause:
-                call.hangup_cause = f"{code} {reason}"
-                call.hangup_side = "pbx"
-            self._end(call)
-        else:
-            self._hangup_answered(call, "pbx", "dialplan ended")
 
     # -- outgoing -------------------------------------------------------------------------
     async def dial_trunk(self, call: Call, name: str, number: str, timeout: float | None, limit: int,
