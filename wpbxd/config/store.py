@@ -9,7 +9,7 @@ Migration files are ``NNNN_name.sql``. Number ranges are reserved per area so th
 parts of the product can grow their schema independently:
 0001–0099 core (users, dialplan, CDR), 0100–0199 SIP, 0200–0299 networking,
 0300–0399 consoles/hardware/storage, 0400–0499 dialplan engine, 0500–0599 media,
-0600–0699 trunks, 0700–0799 web.
+0600–0699 trunks, 0700–0799 web, 0800–0899 upgrade.
 
 This module knows nothing of users or calls: it only stores rows.
 """
