@@ -79,6 +79,26 @@ def timed(s: requests.Session, url: str) -> tuple[float, bytes]:
     return elapsed, r.content
 
 
+def report(results: dict, width: int = 42) -> int:
+    """Print each page against the static-file anchor; 1 when a page misses a target."""
+    anchor = results["/static/style.css"][0]
+    print(f"anchor: /static/style.css median {anchor * 1000:.2f} ms over {REPEATS} requests "
+          "(same cheroot server, HTTPS keep-alive)")
+    print(f"{'page':{width}} {'median ms':>10} {'server ms':>10} {'x anchor':>9} {'KB':>7}  ok")
+    failed = False
+    for path, (median, size, body) in results.items():
+        if path.startswith("/static/"):
+            continue
+        server = median - anchor
+        external = bool(EXTERNAL.search(body.decode("utf-8", "replace")))
+        ok = size < WEIGHT_LIMIT and not external and server < TIME_TARGET
+        failed |= not ok
+        print(f"{path:{width}} {median * 1000:10.2f} {server * 1000:10.2f} {median / anchor:9.2f}"
+              f" {size / 1024:7.1f}  {'yes' if ok else 'NO'}{' (external resource!)' if external else ''}")
+    print(f"targets: < {WEIGHT_LIMIT // 1024} KB, no external resources, server time < {TIME_TARGET * 1000:.0f} ms")
+    return 1 if failed else 0
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "pbx"
@@ -117,22 +137,7 @@ def main() -> int:
                 results[path] = (statistics.median(times), len(body), body)
         finally:
             daemon.stop()
-    anchor = results["/static/style.css"][0]
-    print(f"anchor: /static/style.css median {anchor * 1000:.2f} ms over {REPEATS} requests "
-          "(same cheroot server, HTTPS keep-alive)")
-    print(f"{'page':42} {'median ms':>10} {'server ms':>10} {'x anchor':>9} {'KB':>7}  ok")
-    failed = False
-    for path, (median, size, body) in results.items():
-        if path.startswith("/static/"):
-            continue
-        server = median - anchor
-        external = bool(EXTERNAL.search(body.decode("utf-8", "replace")))
-        ok = size < WEIGHT_LIMIT and not external and server < TIME_TARGET
-        failed |= not ok
-        print(f"{path:42} {median * 1000:10.2f} {server * 1000:10.2f} {median / anchor:9.2f}"
-              f" {size / 1024:7.1f}  {'yes' if ok else 'NO'}{' (external resource!)' if external else ''}")
-    print(f"targets: < {WEIGHT_LIMIT // 1024} KB, no external resources, server time < {TIME_TARGET * 1000:.0f} ms")
-    return 1 if failed else 0
+    return report(results)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,11 @@ import requests  # noqa: E402
 
 from bench.web import (  # noqa: E402
     CSRF,
-    EXTERNAL,
     PASSWORD,
     REPEATS,
-    TIME_TARGET,
     WARMUP,
-    WEIGHT_LIMIT,
     build,
+    report,
     timed,
 )
 from tests.daemon_runner import Wpbxd, free_port, free_rtp_range  # noqa: E402
@@ -84,21 +82,7 @@ def main() -> int:
                 results[path] = (statistics.median(times), len(body), body)
         finally:
             daemon.stop()
-    anchor = results["/static/style.css"][0]
-    print(f"anchor: /static/style.css median {anchor * 1000:.2f} ms over {REPEATS} requests")
-    print(f"{'page':32} {'median ms':>10} {'server ms':>10} {'x anchor':>9} {'KB':>7}  ok")
-    failed = False
-    for path, (median, size, body) in results.items():
-        if path.startswith("/static/"):
-            continue
-        server = median - anchor
-        external = bool(EXTERNAL.search(body.decode("utf-8", "replace")))
-        ok = size < WEIGHT_LIMIT and not external and server < TIME_TARGET
-        failed |= not ok
-        print(f"{path:32} {median * 1000:10.2f} {server * 1000:10.2f} {median / anchor:9.2f}"
-              f" {size / 1024:7.1f}  {'yes' if ok else 'NO'}")
-    print(f"targets: < {WEIGHT_LIMIT // 1024} KB, no external resources, server time < {TIME_TARGET * 1000:.0f} ms")
-    return 1 if failed else 0
+    return report(results, width=32)
 
 
 if __name__ == "__main__":
