@@ -47,6 +47,20 @@ def free_rtp_range(size: int = 200) -> tuple[int, int]:
     raise RuntimeError("no free RTP range")
 
 
+def wait_until_ready(daemon, timeout: float = START_TIMEOUT, poll: float = 0.05) -> None:
+    """Wait until a started wpbxd (``.proc``, ``.call``, ``.log``) answers ``status``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon.proc.poll() is not None:
+            raise RuntimeError(f"wpbxd exited with {daemon.proc.returncode}:\n{daemon.log()}")
+        try:
+            daemon.call("status")
+            return
+        except client.ControlError:
+            time.sleep(poll)
+    raise RuntimeError(f"wpbxd did not become ready:\n{daemon.log()}")
+
+
 @dataclass
 class Wpbxd:
     data_dir: Path
@@ -70,16 +84,8 @@ class Wpbxd:
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wpbxd exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                self.call("status")
-                return self
-            except client.ControlError:
-                time.sleep(0.05)
-        raise RuntimeError(f"wpbxd did not become ready:\n{self.log()}")
+        wait_until_ready(self)
+        return self
 
     def call(self, cmd: str, args: dict | None = None):
         return client.request(self.data_dir, cmd, args)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pyroute2 import IPRoute, netns
 
+from tests.daemon_runner import wait_until_ready
 from wpbxd.console import client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,16 +189,8 @@ class NetnsWpbxd:
             "--data", str(self.data_dir), "--sip-listen", "127.0.0.1:5060",
             "--web-listen", "127.0.0.1:8080", "--rtp-ports", "10000-10999", "--log-level", "DEBUG",
         ], f"wpbxd-{self.data_dir.name}.log", env={**os.environ, "PYTHONPATH": str(REPO)})
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wpbxd exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                self.call("status")
-                return self
-            except client.ControlError:
-                time.sleep(0.1)
-        raise RuntimeError(f"wpbxd did not become ready:\n{self.log()}")
+        wait_until_ready(self, START_TIMEOUT, poll=0.1)
+        return self
 
     def call(self, cmd: str, args: dict | None = None):
         return client.request(self.data_dir, cmd, args)
