@@ -7,7 +7,8 @@ start). CPython hands large freed buffers back to glibc, which keeps their pages
 mapped: measured here, a 10,000-user import left ~13 MB of resident memory that
 nothing used any more.
 
-It must not do anything else; where the C library has no ``malloc_trim`` (not
+It also answers ``heap.stats`` (where the memory is, see ``heap_stats``) and
+``heap.trim`` on the control socket. It must not do anything else; where the C library has no ``malloc_trim`` (not
 glibc) it does nothing.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from wpbxd.events import ConfigChanged
 from wpbxd.service import DaemonConfig, ServiceContext
+from wpbxd.services import heap_stats
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,10 @@ class HeapTrimService:
         return True
 
     async def start(self) -> None:
+        self.ctx.control.register("heap.stats", lambda args: heap_stats.snapshot(
+            types=bool(args.get("types")), pymalloc_arenas=bool(args.get("pymalloc")), group=args.get("group")))
+        self.ctx.control.register("heap.trim", lambda args: self.trim())
+        self.ctx.control.register("heap.collect", lambda args: heap_stats.collect_census())
         if self._malloc_trim is None:
             log.info("heap: no malloc_trim in this C library, free heap pages stay mapped")
             return
