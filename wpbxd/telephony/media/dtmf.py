@@ -23,6 +23,7 @@ END_BIT = 0x80
 DEFAULT_VOLUME = 10                     # -dBm0, RFC 4733 §2.3.4
 DIGIT_SAMPLES = 800                     # 100 ms of tone per sent digit
 END_REPEATS = 3                         # RFC 4733 §2.5.1.4: the end packet is sent three times
+DBM0_PEAK = 22706                       # peak of a 0 dBm0 sine in 16-bit linear (G.711, 3.14 dBm0 overload)
 _EVENT = struct.Struct("!BBH")
 
 # ITU-T Q.23: DTMF rows (low group) and columns (high group), Hz.
@@ -148,6 +149,12 @@ class DtmfDetector:
         self._count = 0
         self._reported: str | None = None
 
+    @property
+    def held(self) -> str | None:
+        """The key reported last while it is still sounding (``None`` once a block without
+        it came): how long a key lasts, for turning it into RFC 4733 events."""
+        return self._reported
+
     def feed(self, pcm: bytes) -> list[str]:
         self._pending.extend(_samples(pcm))
         digits: list[str] = []
@@ -236,10 +243,17 @@ def tone_pcm(freqs: tuple[float, ...], samples: int, amplitude: int = 8000, star
     return out.tobytes()
 
 
-def dtmf_pcm(digit: str, samples: int = DIGIT_SAMPLES, amplitude: int = 6000) -> bytes:
-    """The Q.23 tone pair of ``digit`` (for in-band sending and tests)."""
+def dtmf_pcm(digit: str, samples: int = DIGIT_SAMPLES, amplitude: int = 6000, start: int = 0) -> bytes:
+    """The Q.23 tone pair of ``digit`` (for in-band sending and tests), from sample
+    ``start`` of the tone (so that pieces of one key press join without a click)."""
     for r, row in enumerate(KEYPAD):
         c = row.find(digit.upper())
         if c >= 0:
-            return tone_pcm((ROWS[r], COLS[c]), samples, amplitude)
+            return tone_pcm((ROWS[r], COLS[c]), samples, amplitude, start)
     raise DtmfError(f"{digit!r} is not a DTMF digit (0-9, *, #, A-D)")
+
+
+def volume_amplitude(volume: int) -> int:
+    """Peak amplitude (16-bit linear) of one sine at ``-volume`` dBm0 (RFC 4733 §2.3.4
+    volume field); each tone of a pair gets it, so the pair peaks at twice this."""
+    return round(DBM0_PEAK * 10.0 ** (-min(max(volume, 0), 63) / 20.0))

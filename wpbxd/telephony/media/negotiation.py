@@ -11,6 +11,12 @@ Responsible for:
   - ``offer_for_callee`` / ``plan_bridge`` / ``answer_for_caller``: for a relayed
     call, offer the callee the codecs the PBX can transcode to as well, and when the
     callee picks one the caller did not offer, say how to transcode both ways.
+    A callee that shares the caller's codec but not telephone-event (only one
+    leg negotiated RFC 4733) also gets a plan: the stream goes through the
+    media-processing path, which plays events as in-band tones one way and turns
+    detected tones into events the other (``dtmf_interworking.py``). When both
+    legs share the codec and both or neither have telephone-event, the call
+    stays a pure relay.
 
 Rule: sans-IO and pure; SDP records in, SDP records and plans out.
 """
@@ -216,7 +222,8 @@ def offer_for_callee(offer: sdp.SessionDescription) -> sdp.SessionDescription:
 
 @dataclass(frozen=True)
 class BridgePlan:
-    """How to transcode a relayed stream: side a (caller) and side b (callee) codecs."""
+    """How to process a relayed stream: side a (caller) and side b (callee) codecs and
+    telephone-event payload types (``None``: that side has none)."""
 
     a_codec: str
     a_pt: int
@@ -225,10 +232,21 @@ class BridgePlan:
     b_pt: int
     b_event_pt: int | None
 
+    @property
+    def transcodes(self) -> bool:
+        """The two sides use different codecs (else only DTMF is translated)."""
+        return self.a_codec != self.b_codec
+
+    @property
+    def translates_dtmf(self) -> bool:
+        """Only one side has telephone-event: RFC 4733 events <-> in-band tones."""
+        return (self.a_event_pt is None) != (self.b_event_pt is None)
+
 
 def plan_bridge(offer_a: sdp.SessionDescription, answer_b: sdp.SessionDescription) -> BridgePlan | None:
-    """``None`` when the callee answered with a codec the caller offered (plain relay);
-    else the plan to transcode. Raises ``NegotiationError`` when neither works."""
+    """``None`` when the callee answered with a codec the caller offered and both or
+    neither have telephone-event (plain relay); else the plan to transcode and/or to
+    translate DTMF. Raises ``NegotiationError`` when no codec works for both."""
     ia, ib = _audio_index(offer_a), _audio_index(answer_b)
     if ia is None or ib is None:
         return None
@@ -239,18 +257,26 @@ def plan_bridge(offer_a: sdp.SessionDescription, answer_b: sdp.SessionDescriptio
     if first_b is None:
         return None
     b_name = b_map[first_b][0].upper()
-    a_voice = _voice_formats(ma)
-    if any(name == b_name for _pt, name in a_voice) or b_name not in CODECS:
+    if b_name not in CODECS:
         return None
+    a_voice = _voice_formats(ma)
+    a_event, b_event = _event_pt(ma), _event_pt(mb)
+    b_pt = next(pt for pt, name in b_voice if name == b_name)
+    shared = next((pt for pt, name in a_voice if name == b_name), None)
+    if shared is not None:
+        if (a_event is None) == (b_event is None):
+            return None
+        return BridgePlan(b_name, shared, a_event, b_name, b_pt, b_event)
     if not a_voice:
         raise NegotiationError(f"the callee chose {b_name} and the caller offers no codec the PBX can transcode")
-    b_pt = next(pt for pt, name in b_voice if name == b_name)
     a_pt, a_name = a_voice[0]
-    return BridgePlan(a_name, a_pt, _event_pt(ma), b_name, b_pt, _event_pt(mb))
+    return BridgePlan(a_name, a_pt, a_event, b_name, b_pt, b_event)
 
 
 def answer_for_caller(answer_b: sdp.SessionDescription, plan: BridgePlan) -> sdp.SessionDescription:
-    """The callee's answer rewritten to the caller's codec (before ``rewrite_for_relay``)."""
+    """The callee's answer rewritten to the caller's codec (before ``rewrite_for_relay``);
+    telephone-event is accepted whenever the caller offered it (the PBX translates it
+    to in-band tones for a callee without it)."""
     index = _audio_index(answer_b)
     if index is None:
         return answer_b
@@ -259,7 +285,7 @@ def answer_for_caller(answer_b: sdp.SessionDescription, plan: BridgePlan) -> sdp
     attrs: list[tuple[str, str | None]] = [("rtpmap", f"{plan.a_pt} {plan.a_codec}/8000")]
     if plan.a_codec == "G729":
         attrs.append(("fmtp", f"{plan.a_pt} annexb=no"))
-    if plan.a_event_pt is not None and plan.b_event_pt is not None:
+    if plan.a_event_pt is not None:
         formats.append(str(plan.a_event_pt))
         attrs += [("rtpmap", f"{plan.a_event_pt} telephone-event/8000"),
                   ("fmtp", f"{plan.a_event_pt} {EVENT_FMTP}")]
