@@ -8,7 +8,9 @@ Responsible for:
     from the same port with the same codec, and the channel follows the peer;
   - ``callee_offer`` / ``bridge``: on a relayed call, offer the callee the codecs the
     PBX can transcode to, and when the callee answers with one the caller lacks,
-    put transcoders on the relay stream and rewrite the answer for the caller;
+    or only one of the two has telephone-event (RFC 4733 events then cross as
+    in-band tones and back, ``dtmf_interworking.py``), put translators on the
+    relay stream and rewrite the answer for the caller;
   - ``info_digit``: the digit of a SIP INFO (``application/dtmf-relay`` or
     ``application/dtmf``), for the channel or to be relayed.
 
@@ -108,7 +110,7 @@ class Bridge:
 
 def bridge(stream: RelayStream | None, offer_a: sdp.SessionDescription,
            answer_b: sdp.SessionDescription) -> Bridge:
-    """The answer for the caller, and the transcoding plan now active on ``stream``
+    """The answer for the caller, and the transcoding/DTMF plan now active on ``stream``
     (``plan`` None: plain relay). Raises ``NegotiationError`` when no codec can work."""
     plan = plan_bridge(offer_a, answer_b)
     if plan is None:
