@@ -13,7 +13,7 @@ over the second half of the batches, and their ratio (the anchor is the first ha
 of the same run: a ratio near 0 is a plateau, near 1 a leak linear in calls).
 
 Run: ``.venv/bin/python bench/memory.py``. Knobs: BENCH_CALLS (6000), BENCH_BATCH
-(1000), BENCH_CONCURRENCY (400, as bench/sip.py), BENCH_USERS (200 callers),
+(1000), BENCH_CONCURRENCY (400, as bench/sip.py), BENCH_RATE (5000 calls/s asked), BENCH_USERS (200 callers),
 BENCH_IDLE (40 s), BENCH_TYPES=1 (print the object types that grew),
 BENCH_KEEP=DIR. The daemon inherits the environment (try MALLOC_ARENA_MAX=2).
 """
@@ -39,7 +39,7 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "400"))
 USERS = int(os.environ.get("BENCH_USERS", "200"))
 IDLE = float(os.environ.get("BENCH_IDLE", "40"))       # seconds: > Timer J/K (32 s) + CDR flush
 SHOW_TYPES = os.environ.get("BENCH_TYPES", "0") == "1"
-TARGET_RATE = 5000             # per second, as bench/sip.py: sipp stays below it when the server is slower
+RATE = int(os.environ.get("BENCH_RATE", "5000"))  # calls/s asked of sipp (as bench/sip.py: it stays below when the server is slower)
 CALL_PAUSE_MS = 50             # between ACK and BYE, as bench/sip.py
 SIPP_TIMEOUT = 120.0           # seconds
 CALLEE = "99999"
@@ -102,7 +102,7 @@ def run_batch(workdir: Path, server: str, index: int, count: int) -> int:
         f"{10000 + i};[authentication username={10000 + i} password={password(str(10000 + i))}];{CALLEE}"
         for i in range(USERS)) + "\n")
     result = sipp.run(scenario, server, "-inf", str(inf), "-m", str(count), "-l", str(CONCURRENCY),
-                      "-r", str(TARGET_RATE), "-p", str(free_port()), "-d", str(CALL_PAUSE_MS),
+                      "-r", str(RATE), "-p", str(free_port()), "-d", str(CALL_PAUSE_MS),
                       timeout=SIPP_TIMEOUT, cwd=run_dir)
     if result.returncode == 0:
         return 0
@@ -155,7 +155,7 @@ def main() -> int:
         print("sipp (Debian sip-tester) is needed")
         return 1
     env_note = ", ".join(f"{k}={os.environ[k]}" for k in ("MALLOC_ARENA_MAX", "PYTHONMALLOC") if k in os.environ)
-    print(f"memory bench: {CALLS} calls in batches of {BATCH}, {CONCURRENCY} in flight at most, "
+    print(f"memory bench: {CALLS} calls in batches of {BATCH}, {CONCURRENCY} in flight at most, {RATE}/s asked, "
           f"{USERS} callers, loopback{'; ' + env_note if env_note else ''}")
     with tempfile.TemporaryDirectory(prefix="wpbx-memory-bench-") as tmp:
         work = Path(os.environ.get("BENCH_KEEP") or tmp)

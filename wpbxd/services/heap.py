@@ -66,6 +66,7 @@ class HeapTrimService:
             types=bool(args.get("types")), pymalloc_arenas=bool(args.get("pymalloc")), group=args.get("group")))
         self.ctx.control.register("heap.trim", lambda args: self.trim())
         self.ctx.control.register("heap.collect", lambda args: heap_stats.collect_census())
+        self.ctx.control.register("heap.traced", lambda args: heap_stats.traced_growth(reset=bool(args.get("reset"))))
         if self._malloc_trim is None:
             log.info("heap: no malloc_trim in this C library, free heap pages stay mapped")
             return

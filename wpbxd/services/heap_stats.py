@@ -18,6 +18,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 import tracemalloc
 from collections import Counter
 from typing import Any
@@ -157,6 +158,22 @@ def grouped(type_name: str, attrs: list[str]) -> dict[str, int]:
     return dict(counts.most_common(TOP_TYPES))
 
 
+_trace_baseline: tracemalloc.Snapshot | None = None
+
+
+def traced_growth(top: int = TOP_TYPES, reset: bool = False) -> list[str] | None:
+    """Where memory allocated since the first call (or the last ``reset``) lives, by
+    source line, largest first; None when tracemalloc is off (``PYTHONTRACEMALLOC=1``)."""
+    global _trace_baseline
+    if not tracemalloc.is_tracing():
+        return None
+    snap = tracemalloc.take_snapshot()
+    if _trace_baseline is None or reset:
+        _trace_baseline = snap
+        return []
+    return [str(stat) for stat in snap.compare_to(_trace_baseline, "lineno")[:top]]
+
+
 def collect_census(top: int = TOP_TYPES) -> dict[str, Any]:
     """Run a full collection and say what it freed: cyclic garbage by type name.
 
@@ -165,14 +182,16 @@ def collect_census(top: int = TOP_TYPES) -> dict[str, Any]:
     """
     flags = gc.get_debug()
     gc.set_debug(flags | gc.DEBUG_SAVEALL)
+    started = time.perf_counter()
     try:
         found = gc.collect()
+        took = time.perf_counter() - started
         counts = Counter(type(obj).__name__ for obj in gc.garbage)
         gc.garbage.clear()
     finally:
         gc.set_debug(flags)
     gc.collect()
-    return {"collected": found, "types": dict(counts.most_common(top))}
+    return {"collected": found, "ms": round(took * 1000, 1), "types": dict(counts.most_common(top))}
 
 
 def snapshot(types: bool = False, pymalloc_arenas: bool = False,
