@@ -270,6 +270,21 @@ class SoundLibrary:
             os.replace(out, dest)
         return SoundInfo(name, dest, seconds)
 
+    def recording_path(self, name: str) -> Path:
+        """Where a recording of sound ``name`` is written while it lasts (hidden from ``list``)."""
+        return self.custom_dir / f".recording-{check_name(name)}.wav"
+
+    def keep_recording(self, name: str, path: Path) -> SoundInfo:
+        """Make the finished recording ``path`` (8 kHz 16-bit WAV) the sound ``name``, in one rename."""
+        name = check_name(name)
+        try:
+            seconds = _seconds(path)
+        except (wave.Error, EOFError) as err:
+            raise SoundError(f"the recording is unusable ({err})", "file") from None
+        dest = self.custom_dir / f"{name}.wav"
+        os.replace(path, dest)
+        return SoundInfo(name, dest, seconds)
+
 
 def check_name(name: str) -> str:
     name = str(name or "").strip()

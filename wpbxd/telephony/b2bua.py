@@ -56,6 +56,7 @@ from wpbxd.telephony.media.negotiation import (
 )
 from wpbxd.telephony.media.services import MediaServices
 from wpbxd.telephony.media.transcode import only_from
+from wpbxd.telephony.originate import Originator
 from wpbxd.telephony.registrar import Binding, Registrar
 from wpbxd.telephony.sip.message import Request, Response, make_response
 from wpbxd.telephony.sip.stack import SipStack, random_token
@@ -144,6 +145,9 @@ class Call:
         self.tried: list[str] = []           # statuses of targets that could not be rung
         self.involved: set[str] = set()      # extensions this call counts as busy
         self.trace_lines: list[str] = []
+        self.originated = False              # the PBX placed this call (``originate``): leg a is our UAC
+        self.origin_legs: list[Leg] = []     # the originating phone's contacts, rung at once
+        self.origin_task: tuple = ("", None)  # what runs once it answers: (procedure, application)
 
     @property
     def state(self) -> str:
@@ -151,7 +155,7 @@ class Call:
             return "ended"
         if self.answered:
             return "answered"
-        if self.branches:
+        if self.branches or self.origin_legs:
             return "ringing"
         return "routing"
 
@@ -220,7 +224,7 @@ class CallContextImpl:
         raise AttributeError(name)
 
 
-class B2bua:
+class B2bua(Originator):
     context_class: type[CallContextImpl] = CallContextImpl  # what the dialplan runs each call against
 
     def __init__(self, stack: SipStack, registrar: Registrar, auth: Authenticator,
@@ -792,7 +796,14 @@ class B2bua:
             call.ring_timer.cancel()
         for handle in call.fork_timers:
             handle.cancel()
-        for leg in (call.a, *call.branches):
+        for leg in call.origin_legs:
+            if not leg.final and not leg.cancelled:
+                leg.cancelled = True
+                if leg.provisional:
+                    self._send_cancel(leg)
+                else:
+                    leg.cancel_pending = True
+        for leg in (call.a, *call.branches, *call.origin_legs):
             if leg.stop_timer is not None:
                 leg.stop_timer.cancel()
             if leg.retrans is not None:

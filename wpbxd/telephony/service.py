@@ -29,6 +29,7 @@ from wpbxd.telephony.cdr import CdrWriter, list_cdr
 from wpbxd.telephony.dialplan.engine import Dialplan
 from wpbxd.telephony.media import relay as rtp_relay
 from wpbxd.telephony.media.services import PbxMediaServices
+from wpbxd.telephony.originate import originate_command, record_command
 from wpbxd.telephony.registrar import Registrar, RegistrarPolicy, write_rows
 from wpbxd.telephony.sip.digest import DigestAuthenticator
 from wpbxd.telephony.sip.message import Request, make_response
@@ -122,6 +123,8 @@ class SipService:
         control.register("bans.unban", self._cmd_unban)
         control.register("cdr.list", lambda args: list_cdr(self.store, int(args.get("limit") or 50)))
         control.register_stream("calls.follow", self._follow)
+        control.register("calls.originate", originate_command(lambda: self.b2bua))
+        control.register("sounds.record", record_command(lambda: self.b2bua))
         self._tick_task = asyncio.get_running_loop().create_task(self._ticker())
 
     async def stop(self) -> None:

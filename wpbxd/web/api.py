@@ -345,6 +345,14 @@ def make_api(env: WebEnv) -> bottle.Bottle:
     def calls(me: User) -> Any:
         return env.call("calls.list")
 
+    @api.post("/calls")
+    @endpoint
+    def originate(me: User) -> Any:
+        data = _strings(_body(), ("extension", "number", "procedure"))
+        call = env.call("calls.originate", data)
+        bottle.response.status = 201
+        return call
+
     @api.get("/cdr")
     @endpoint
     def cdr(me: User) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from wpbxd.web import (
     dialplan_pages,
     forms,
     network_pages,
+    originate_pages,
     power_pages,
     sessions,
     settings_pages,
@@ -166,6 +167,8 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
         if "bans.list" in cmds and me().is_super_admin and env.call("bans.list"):
             tools.append(("SIP bans", "/bans", "bans"))
         tools.append(("Info", "/info", "info"))
+        if originate_pages.FEATURE in cmds:
+            tools.append(("Generate call", "/generate-call", "generate"))
         if sound_pages.available():
             tools.append(("Sounds", "/sounds", "sounds"))
         if call_pages.cdr_feature(env):
@@ -306,7 +309,7 @@ def make_app(env: WebEnv) -> bottle.Bottle:  # noqa: C901 - one closure per rout
     kit = Kit(env=env, page=page, render=render, flash=flash, me=me, session=sess, now=now,
               idle=idle, groups=setting_groups)
     for module in (user_pages, call_pages, system_pages, settings_pages, dialplan_pages, network_pages,
-                   sound_pages, backup_pages, upgrade_pages, trunk_pages, console_pages, power_pages):
+                   sound_pages, originate_pages, backup_pages, upgrade_pages, trunk_pages, console_pages, power_pages):
         module.install(app, kit)
     app.mount("/api/v1/", api.make_api(env))
     return app

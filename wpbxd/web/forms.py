@@ -33,16 +33,19 @@ def _error(name: str, error: str) -> str:
 
 
 def text(name: str, label: str, value: object = "", error: str = "", kind: str = "text",
-         required: bool = False, hint: str = "", autocomplete: str = "off", key: str = "") -> str:
-    """``key`` makes the element id unique when the same field appears in several forms."""
+         required: bool = False, hint: str = "", autocomplete: str = "off", key: str = "",
+         suggestions: str = "") -> str:
+    """``key`` makes the element id unique when the same field appears in several forms;
+    ``suggestions`` names a ``<datalist>`` of values to offer."""
     fid, extra = _attrs(key or name, error)
     req = " required" if required else ""
     hint_html = f'<small>{escape(hint)}</small>' if hint else ""
     val = "" if value is None else escape(str(value))
+    suggest = f' list="{escape(suggestions)}"' if suggestions else ""
     return (
         f'<div class="field{" bad" if error else ""}"><label for="{fid}">{escape(label)}</label>'
         f'<input id="{fid}" name="{name}" type="{kind}" value="{val}"'
-        f' autocomplete="{autocomplete}"{req}{extra}>{hint_html}{_error(key or name, error)}</div>'
+        f' autocomplete="{autocomplete}"{suggest}{req}{extra}>{hint_html}{_error(key or name, error)}</div>'
     )
 
 

@@ -204,6 +204,15 @@ def document(commands: frozenset[str], cdr: bool) -> dict[str, Any]:
     if "calls.list" in commands:
         paths["/calls"] = {"get": {"summary": "Live calls", "responses": {
             "200": _json({"type": "array", "items": {}}, "calls"), **_errors(401)}}}
+    if "calls.originate" in commands:
+        paths.setdefault("/calls", {})["post"] = {
+            "summary": "Generate a call: ring an extension, then dial a number from it (76: echo test)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["extension", "number"], "additionalProperties": False,
+                "properties": {"extension": _S, "number": _S,
+                               "procedure": {"type": "string", "description": "default: the extension's own"}}}}}},
+            "responses": {"201": _json({"type": "object", "properties": {"call_id": _S, "state": _S}},
+                                       "the call, ringing"), **_errors(400, 401)}}
     if "trunk.list" in commands:
         paths.update(_trunk_paths())
     if cdr:

@@ -1,6 +1,7 @@
 """Sounds (seed: secondary menu item 10, "Enregistrement et lecture des messages
 audios"): the admin's own sounds — music on hold, messages — uploaded as mp3, wav
-or alaw, listened to, deleted.
+or alaw, or recorded by phone (``originate_pages``: the PBX calls the admin's
+extension), listened to, deleted.
 
 Uploads go through ``SoundLibrary.import_upload`` (format checks and the sox
 conversion are the library's); this page runs in a web worker thread, so the
@@ -36,7 +37,8 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
         return SoundLibrary(env.data_dir / "sounds", str(values["pbx.language"]), packages or ("en",))
 
     def show(errors: dict[str, str] | None = None, name: str = "") -> str:
-        return render("sounds", "Sounds", "sounds", sounds=library().list(), errors=errors or {}, name=name)
+        return render("sounds", "Sounds", "sounds", sounds=library().list(), errors=errors or {}, name=name,
+                      recordable="sounds.record" in env.commands())
 
     @app.get("/sounds")
     @page

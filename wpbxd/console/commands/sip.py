@@ -1,4 +1,5 @@
-"""``wpbxctl show registrations|calls|bans [--json]``, ``show calls --follow``, ``unban IP``, ``cdr list``."""
+"""``wpbxctl show registrations|calls|bans [--json]``, ``show calls --follow``, ``unban IP``, ``cdr list``,
+``call EXTENSION NUMBER`` (seed item 9, *Générer un appel*)."""
 
 import argparse
 import time
@@ -28,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     u = sub.add_parser("unban", help="lift the ban of an address")
     u.add_argument("address")
     u.set_defaults(func=lambda args, ctl: print(ctl.call("bans.unban", {"address": args.address})) or 0)
+
+    g = sub.add_parser("call", help="ring EXTENSION; when it answers, dial NUMBER from it (76: echo test)")
+    g.add_argument("extension", help="the phone that rings first")
+    g.add_argument("number", help="the number dialled once it answers")
+    g.add_argument("--procedure", help="the dialplan procedure (default: the extension's own)")
+    g.set_defaults(func=generate_call)
 
     cdr = sub.add_parser("cdr", help="call detail records")
     csub = cdr.add_subparsers(dest="action", required=True)
@@ -59,6 +66,13 @@ def show_calls(args, ctl) -> int:
                 print(f"{stamp} [{event.get('call_id') or '-'}] {event.get('text', '')}", flush=True)
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def generate_call(args, ctl) -> int:
+    call = ctl.call("calls.originate", {"extension": args.extension, "number": args.number,
+                                        "procedure": args.procedure or ""})
+    print(f"ringing {args.extension}, then {args.number} (call {call['call_id']})")
     return 0
 
 

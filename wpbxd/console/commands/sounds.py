@@ -1,4 +1,4 @@
-"""``wpbxctl sounds list|upload|delete`` and ``wpbxctl voicemail list|subscribe|unsubscribe``
+"""``wpbxctl sounds list|upload|record|delete`` and ``wpbxctl voicemail list|subscribe|unsubscribe``
 (seed: "Enregistrement et lecture des messages audios", "Boîte vocale partagée")."""
 
 import argparse
@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("name", help="the sound's name in the dialplan")
     up.add_argument("file", type=Path)
     up.set_defaults(func=upload)
+    rec = ssub.add_parser("record", help="the PBX calls EXTENSION; speak after the beep, hang up to save")
+    rec.add_argument("name", help="the sound's name in the dialplan")
+    rec.add_argument("extension", help="the phone to call")
+    rec.set_defaults(func=record)
     rm = ssub.add_parser("delete", help="delete an uploaded sound")
     rm.add_argument("name")
     rm.set_defaults(func=delete)
@@ -49,6 +53,12 @@ def upload(args, ctl) -> int:
     info = ctl.call("sounds.upload", {"name": args.name, "filename": args.file.name,
                                       "data": base64.b64encode(data).decode()})
     print(f"sound {info['name']}: {info['seconds']} s")
+    return 0
+
+
+def record(args, ctl) -> int:
+    call = ctl.call("sounds.record", {"name": args.name, "extension": args.extension})
+    print(f"calling {args.extension} to record {args.name} (call {call['call_id']})")
     return 0
 
 

@@ -403,6 +403,22 @@ async def run(dialplan: Dialplan, ctx: CallContext, clock: Callable[[], float] =
             task.cancel()
 
 
+async def run_application(dialplan: Dialplan, ctx: CallContext, app: Application,
+                          clock: Callable[[], float] = time.time) -> Outcome:
+    """Run one application for ``ctx`` outside any procedure (a call the PBX placed to
+    run it, e.g. recording a sound by phone); a jump it asks for is not followed."""
+    env = RunEnv(dialplan, ctx, clock, acl_number=ctx.called)
+    env.trace(f"application {app.name}")
+    try:
+        await env.run_app(app, ctx)
+    finally:
+        for task in list(env.tasks):
+            task.cancel()
+    if env.hangup_code:
+        return Outcome(CallEnd.HANGUP, env.hangup_code, env.hangup_reason, tuple(env.trace_lines))
+    return Outcome(CallEnd.COMPLETED, 0, "", tuple(env.trace_lines))
+
+
 async def _walk(dialplan: Dialplan, ctx: CallContext, env: RunEnv, note: Callable[[str], None]) -> Outcome:
     trace = env.trace_lines
     procedure = ctx.procedure

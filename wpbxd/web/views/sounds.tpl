@@ -25,3 +25,13 @@
   </div>
   <button type="submit" class="primary">Upload</button>
 </form>
+% if recordable:
+<form method="post" action="/sounds/record" class="card narrow">
+  {{!forms.hidden('csrf', csrf)}}
+  <h2>Record by phone</h2>
+  <p>The PBX calls the phone of this extension. Answer, speak after the beep, then hang up (or press #) to save.</p>
+  {{!forms.text('rec_name', 'Name of the message', '', '', required=True, hint='letters, digits, _ - .')}}
+  {{!forms.text('rec_extension', 'Your extension', '', '', required=True)}}
+  <button type="submit" class="primary">Record</button>
+</form>
+% end
