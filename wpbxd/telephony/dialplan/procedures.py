@@ -33,7 +33,6 @@ from wpbxd.telephony.dialplan.patterns import Pattern, compile_pattern
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # Applications of the media issue: a procedure may name them before they exist;
 # the engine then reports "application not available" on a call.
-PLANNED_APPS = ("ivr", "voicemail", "playback", "fax_detect", "fax_to_email", "echo", "record")
 REFERENCE_TABLES = {
     "procedure": ("procedures", "procedure"),
     "time_range": ("time_ranges", "time range"),
@@ -341,9 +340,8 @@ def check(store: Store) -> None:
         cls = known.get(item.name)
         app: Application | None = None
         if cls is None:
-            if item.name not in PLANNED_APPS:
-                names = ", ".join(sorted([*known, *PLANNED_APPS]))
-                raise ValidationError(f"{item.where()}: unknown application {item.name!r} (known: {names})")
+            raise ValidationError(f"{item.where()}: unknown application {item.name!r}"
+                                  f" (known: {', '.join(sorted(known))})")
         else:
             try:
                 app = cls(item.params)

@@ -223,7 +223,7 @@ class TrunkB2bua(B2bua):
         leg.remote_hdr = f"<sip:{number}@{host_only}>"
         leg.contact = self.stack.contact(target, from_user)
         try:
-            body = self._sdp_for(call, call.offer, "b", target[1])
+            body = self._sdp_for(call, self._callee_offer(call, target[1]), "b", target[1])
         except sdp.SdpError as err:
             log.warning("call %s: cannot rewrite the offer: %s", call.id, err)
             return None
