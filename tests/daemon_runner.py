@@ -47,6 +47,17 @@ def free_rtp_range(size: int = 200) -> tuple[int, int]:
     raise RuntimeError("no free RTP range")
 
 
+def wait_for(predicate, timeout: float = 15.0, what: str = "condition", poll: float = 0.1):
+    """Poll ``predicate`` until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
 def wait_until_ready(daemon, timeout: float = START_TIMEOUT, poll: float = 0.05) -> None:
     """Wait until a started wpbxd (``.proc``, ``.call``, ``.log``) answers ``status``."""
     deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.conftest import need_tool
+from tests.daemon_runner import wait_for
 from tests.media_engine.test_e2e_sip import (
     add_users,
     baresip,
@@ -22,16 +23,6 @@ from tests.media_engine.test_e2e_sip import (
 from tests.sip.test_baresip import Baresip, wait_registered
 from wpbxd.console.client import ControlError
 from wpbxd.hw import areas
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def calls_of(pbx) -> list[dict]:

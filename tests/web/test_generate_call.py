@@ -2,23 +2,13 @@
 Sounds page: the forms, their errors next to the field, and a real softphone that
 rings and is answered."""
 
-import time
 
 import pytest
 
+from tests.daemon_runner import wait_for
 from tests.media_engine.test_e2e_sip import baresip
 from tests.sip.conftest import add_users
 from tests.sip.test_baresip import wait_registered
-
-
-def wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_generate_call_form_checks_the_extension_and_rings_a_real_phone(web, tmp_path):

@@ -604,7 +604,12 @@ class B2bua(Originator):
         call.dial_future.set_result(DialResult(DialStatus.NO_ANSWER, 480, "No Answer"))
 
     def _cancel_branches(self, call: Call, keep: Leg | None) -> None:
-        for leg in call.branches:
+        self._cancel_legs(call.branches, keep)
+
+    def _cancel_legs(self, legs: list[Leg], keep: Leg | None) -> None:
+        """CANCEL every ringing leg but ``keep``; a leg with no provisional response yet
+        is cancelled when its first one arrives (§9.1)."""
+        for leg in legs:
             if leg is keep or leg.final or leg.cancelled:
                 continue
             leg.cancelled = True
@@ -612,6 +617,15 @@ class B2bua(Originator):
                 self._send_cancel(leg)
             else:
                 leg.cancel_pending = True
+
+    def _on_provisional(self, leg: Leg) -> bool:
+        """Note a 1xx on ``leg``; False when it was only there to let a pending CANCEL go."""
+        leg.provisional = True
+        if leg.cancel_pending:
+            leg.cancel_pending = False
+            self._send_cancel(leg)
+            return False
+        return True
 
     def _send_cancel(self, leg: Leg) -> None:
         inv = leg.invite
@@ -645,12 +659,7 @@ class B2bua(Originator):
         call = leg.call
         status = resp.status
         if status < 200:
-            if status == 100:
-                return
-            leg.provisional = True
-            if leg.cancel_pending:
-                leg.cancel_pending = False
-                self._send_cancel(leg)
+            if status == 100 or not self._on_provisional(leg):
                 return
             if call.answered or call.a_final or leg.cancelled:
                 return
@@ -796,13 +805,7 @@ class B2bua(Originator):
             call.ring_timer.cancel()
         for handle in call.fork_timers:
             handle.cancel()
-        for leg in call.origin_legs:
-            if not leg.final and not leg.cancelled:
-                leg.cancelled = True
-                if leg.provisional:
-                    self._send_cancel(leg)
-                else:
-                    leg.cancel_pending = True
+        self._cancel_legs(call.origin_legs, None)
         for leg in (call.a, *call.branches, *call.origin_legs):
             if leg.stop_timer is not None:
                 leg.stop_timer.cancel()

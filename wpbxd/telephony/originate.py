@@ -150,12 +150,8 @@ class Originator:
         call = leg.call
         status = resp.status
         if status < 200:
-            if status == 100:
-                return
-            leg.provisional = True
-            if leg.cancel_pending:
-                leg.cancel_pending = False
-                self._send_cancel(leg)
+            if status != 100:
+                self._on_provisional(leg)
             return
         if status >= 300:
             self._on_origin_failure(leg, status, resp.reason)
@@ -177,7 +173,7 @@ class Originator:
             desc = None
             self.trace(call, f"the phone answered with bad SDP: {err}")
         call.a = leg
-        self._cancel_origin(call, keep=leg)
+        self._cancel_legs(call.origin_legs, keep=leg)
         if call.ring_timer is not None:
             call.ring_timer.cancel()
             call.ring_timer = None
@@ -221,19 +217,9 @@ class Originator:
         if call.answered or call.ended:
             return
         self.trace(call, f"{call.caller_number} did not answer")
-        self._cancel_origin(call, keep=None)
+        self._cancel_legs(call.origin_legs, keep=None)
         call.a_final = 487
         self._origin_failed(call, "no answer")
-
-    def _cancel_origin(self: "B2bua", call: "Call", keep: "Leg | None") -> None:
-        for leg in call.origin_legs:
-            if leg is keep or leg.final or leg.cancelled:
-                continue
-            leg.cancelled = True
-            if leg.provisional:
-                self._send_cancel(leg)
-            else:
-                leg.cancel_pending = True
 
     def _origin_failed(self: "B2bua", call: "Call", cause: str) -> None:
         if call.ended:
