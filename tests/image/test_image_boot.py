@@ -8,19 +8,25 @@ port table, the USB key is seen, and after a reboot the boot menu's *Reset admin
 password* gives admin / wildix back.
 """
 
+import io
 import os
 import pty
 import re
 import select
 import subprocess
 import time
+import wave
 
 import pytest
 
+from tests.conftest import need_tool
 from tests.image.vm import Vm
+from wpbxd.sounds.prompts import PROMPTS
 
 BOOT_TIMEOUT = 300.0   # seconds to the boot menu under software emulation (TCG)
 START_TIMEOUT = 240.0  # seconds from the boot menu to a usable PBX
+ADMIN_PASSWORD = "Firmw4re!Test"  # set by the first password change on the web
+PROMPTS_DIR = "/var/lib/wpbx/storage/sounds/system"  # the media service's system prompts, per language
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +69,8 @@ def _web_login(port: int, password: str, deadline: float):
 
 
 def _ssh_console(port: int, password: str, keys: list[tuple[str, str]], workdir) -> str:
-    """Log in as admin with ssh in a pty; answer each (expected text, keys to type)."""
+    """Log in as admin with ssh in a pty; answer each (expected text, keys to type),
+    each expected text being looked for in the output after the previous one."""
     askpass = workdir / "askpass.sh"
     askpass.write_text(f"#!/bin/sh\necho '{password}'\n")
     askpass.chmod(0o700)
@@ -76,10 +83,11 @@ def _ssh_console(port: int, password: str, keys: list[tuple[str, str]], workdir)
         stdin=sub, stdout=sub, stderr=sub, env=env, start_new_session=True)
     os.close(sub)
     out = b""
+    seen = 0  # each expected text is looked for after the previous one
     try:
         for expected, typed in keys:
             deadline = time.monotonic() + 120
-            while expected.encode() not in out:
+            while expected.encode() not in out[seen:]:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"ssh: {expected!r} not seen; got:\n{out.decode(errors='replace')[-2000:]}")
                 ready, _, _ = select.select([main], [], [], 1)
@@ -88,6 +96,10 @@ def _ssh_console(port: int, password: str, keys: list[tuple[str, str]], workdir)
                         out += os.read(main, 65536)
                     except OSError:
                         break
+            found = out.find(expected.encode(), seen)
+            if found < 0:
+                raise AssertionError(f"ssh: closed before {expected!r}; got:\n{out.decode(errors='replace')[-2000:]}")
+            seen = found + len(expected.encode())
             os.write(main, typed.encode())
     finally:
         proc.terminate()
@@ -120,13 +132,13 @@ def test_web_ui_forces_the_first_password_change(vm, image_dir):
     assert reply.url.endswith("/password"), reply.url
     assert "wpbx" in reply.text and (image_dir / "VERSION").read_text().strip() in reply.text
     change = session.post(f"{base}/password", data={
-        "current": "wildix", "new": "Firmw4re!Test", "email": "admin@example.org",
+        "current": "wildix", "new": ADMIN_PASSWORD, "email": "admin@example.org",
         "csrf": _csrf(reply.text)}, timeout=30)
     assert change.url.endswith("/users"), change.text[:2000]
 
 
 def test_ssh_as_admin_gets_the_console_menu_and_the_engine_sees_appliance_mode(vm, tmp_path):
-    out = _ssh_console(vm.ssh_port, "Firmw4re!Test", [
+    out = _ssh_console(vm.ssh_port, ADMIN_PASSWORD, [
         ("Choice [0-9]: ", "1\r"),
         ("CLI> ", "status\r"),
         ("uptime", "storage.list\r"),
@@ -140,13 +152,66 @@ def test_ssh_as_admin_gets_the_console_menu_and_the_engine_sees_appliance_mode(v
     print(out[-4000:])
 
 
+def test_system_prompts_come_with_the_firmware_for_en_and_fr(vm, tmp_path):
+    """The prompts are spoken at build time (the image has no espeak-ng): at start the
+    media service copied them from the image into the data partition, as 8 kHz files
+    (issue: "generated at build time with espeak-ng and stored as 8 kHz files")."""
+    prompts = PROMPTS_DIR
+    out = _ssh_console(vm.ssh_port, ADMIN_PASSWORD, [
+        ("Choice [0-9]: ", "1\r"),
+        ("CLI> ", "status\r"),
+        ("prompt_error", "exit\r"),
+        ("Choice [0-9]: ", "9\r"),
+        ("Super admin password: ", f"{ADMIN_PASSWORD}\r"),
+        ("to confirm: ", "yes\r"),
+        ("returns to the menu.", ""),
+        ("$ ", f"for l in en fr; do echo \"prompts-$l: $(ls {prompts}/$l | grep -c 'wav$') files,"
+               f" $(soxi -r {prompts}/$l/goodbye.wav) Hz\"; done;"
+               " command -v espeak-ng || echo 'espeak-ng: none'; echo checks-$((1 + 1))\r"),
+        ("checks-2", "exit\r"),
+        ("Choice [0-9]: ", "0\r"),
+    ], tmp_path)
+    print(out[-3000:])
+    assert re.search(r'media: \{"prompts_ready": true, "prompt_error": ""\}', out), out[-3000:]
+    for language in ("en", "fr"):
+        expected = sum(1 for texts in PROMPTS.values() if language in texts)
+        found = re.search(rf"prompts-{language}: (\d+) files, (\d+) Hz", out)
+        assert found, out[-3000:]
+        assert (int(found.group(1)), int(found.group(2))) == (expected, 8000), found.group(0)
+    assert "espeak-ng: none" in out, "the image should not need espeak-ng"
+
+
+def test_an_mp3_uploaded_on_the_web_is_converted_on_the_box(vm, tmp_path):
+    """Seed "Enregistrement et lecture des messages audios": an mp3 upload is converted
+    by sox on the box (libsox-fmt-mp3) to what the phones play."""
+    need_tool("sox")
+    mp3 = tmp_path / "welcome.mp3"
+    made = subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", str(mp3), "synth", "1.5", "sine", "440"],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"this host's sox cannot write mp3 (libsox-fmt-mp3): {made.stderr.strip()}")
+    session, base, _ = _web_login(vm.https_port, ADMIN_PASSWORD, time.monotonic() + START_TIMEOUT)
+    page = session.get(f"{base}/sounds", timeout=30)
+    assert page.status_code == 200, page.text[-1500:]
+    reply = session.post(f"{base}/sounds", data={"csrf": _csrf(page.text), "name": "welcome"},
+                         files={"file": ("welcome.mp3", mp3.read_bytes(), "audio/mpeg")},
+                         allow_redirects=False, timeout=120)
+    assert reply.status_code == 303, reply.text[-1500:]
+    assert "<td>welcome</td>" in session.get(f"{base}/sounds", timeout=30).text
+    audio = session.get(f"{base}/sounds/welcome.wav", timeout=30)
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+    with wave.open(io.BytesIO(audio.content)) as converted:
+        assert (converted.getframerate(), converted.getnchannels(), converted.getsampwidth()) == (8000, 1, 2)
+        assert 1.4 < converted.getnframes() / 8000 < 1.7  # the whole 1.5 s tone (mp3 pads a little)
+
+
 def test_reboot_into_the_boot_menu_and_reset_the_admin_password(vm):
     vm.expect(r"", 1)
     vm.send("\r")
     vm.expect(r"login: ", 60)
     vm.send("admin\r")
     vm.expect(r"Password: ", 60)
-    vm.send("Firmw4re!Test\r")
+    vm.send(f"{ADMIN_PASSWORD}\r")
     vm.expect(r"Choice \[0-9\]: ", 120)
     vm.send("7\r")
     vm.expect(r"Type yes to confirm: ", 60)
