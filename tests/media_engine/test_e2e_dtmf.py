@@ -137,4 +137,4 @@ def test_rfc4733_and_in_band_dtmf_cross_between_a_phone_with_events_and_one_with
         assert 0 < parsed[-1].duration <= TONE_SAMPLES
 
     row = cdr_rows(pbx, 1)[0]
-    assert row["disposition"] == "ANSWERED", row
+    assert row["disposition"] == "ANSWERED" and row["codec"] == "PCMA", row  # DTMF translated, not transcoded

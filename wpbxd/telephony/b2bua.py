@@ -944,10 +944,14 @@ class B2bua(Originator):
         plan = bridged.plan
         call.translators = (bridged.a_to_b, bridged.b_to_a)
         if plan is not None:
-            call.codec = f"{plan.a_codec}<>{plan.b_codec}"
             call.side_codec = {"a": (plan.a_codec, plan.a_pt, plan.a_event_pt),
                                "b": (plan.b_codec, plan.b_pt, plan.b_event_pt)}
-            self.trace(call, f"transcoding {plan.a_codec} (caller) <> {plan.b_codec} (callee)")
+            if plan.transcodes:
+                call.codec = f"{plan.a_codec}<>{plan.b_codec}"
+                self.trace(call, f"transcoding {plan.a_codec} (caller) <> {plan.b_codec} (callee)")
+            else:
+                call.codec = plan.a_codec
+                self.trace(call, f"{plan.a_codec}, DTMF translated (telephone-event on one side only)")
         else:
             shared = first_voice(answer)
             call.side_codec = {"a": shared, "b": shared} if shared else {}
