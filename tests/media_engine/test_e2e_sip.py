@@ -105,29 +105,9 @@ def baresip(tmp_path: Path, pbx, ext: str, tone: int = 440) -> Baresip:
     need_tool("baresip")
     if not Path(MODULES, "sndfile.so").exists():
         pytest.skip("baresip sndfile module missing")
-    phone = Baresip(tmp_path / f"bs{ext}", ext, pbx.sip_port)
-    if tone != 440:
-        # Baresip() has already started the process with its 440 Hz config: a rewrite now
-        # races baresip reading it (it lost 2 times in 3 and the phone sent 440 Hz), so
-        # the process is started again on the rewritten config.
-        conf = phone.home / ".baresip" / "config"
-        conf.write_text(conf.read_text().replace("ausine,440", f"ausine,{tone}"))
-        restart(phone)
+    phone = Baresip(tmp_path / f"bs{ext}", ext, pbx.sip_port, tone=tone)
     phone.connect()
     return phone
-
-
-def restart(phone: Baresip) -> None:
-    """Stop ``phone``'s process (not yet connected) and start it again with the same
-    command: it reads its config files afresh."""
-    phone.proc.terminate()
-    try:
-        phone.proc.wait(5)
-    except subprocess.TimeoutExpired:
-        phone.proc.kill()
-        phone.proc.wait()
-    phone.proc = subprocess.Popen(phone.proc.args, stdin=subprocess.DEVNULL, stdout=phone.log,
-                                  stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(phone.home)})
 
 
 def uac_until_bye(sdp_media: str | None = None, pcap: str | None = None) -> str:
@@ -424,7 +404,6 @@ def test_a_held_callee_hears_the_music_on_hold(pbx, tmp_path):
     """sipp (caller) talks (300 Hz pcap), puts sipp (callee) on hold (a=sendonly) for 3 s,
     resumes: what the PBX sends the callee is the caller's voice, then the default music
     on hold (notes C5 E5 G5 E5, from a new SSRC), then the caller's voice again."""
-    import os
     if os.geteuid() != 0:
         pytest.skip("capturing on loopback needs root")
     from wpbxd.telephony.media import g711, rtp

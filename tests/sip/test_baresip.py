@@ -27,7 +27,9 @@ TONE_RMS = 200          # a 440 Hz ausine tone decodes far above this; silence i
 
 
 class Baresip:
-    def __init__(self, home: Path, ext: str, pbx_port: int) -> None:
+    def __init__(self, home: Path, ext: str, pbx_port: int, tone: int = 440, answermode: str = "auto") -> None:
+        """``tone``: the microphone's sine (Hz); ``answermode``: ``auto`` or ``manual``.
+        Both are in the config files before the process starts (it reads them once)."""
         self.home = home
         self.ext = ext
         self.ctrl_port = free_port(socket.SOCK_STREAM)
@@ -39,7 +41,7 @@ class Baresip:
 sip_listen 127.0.0.1:{free_port()}
 net_interface 127.0.0.1
 audio_player aubridge,nil
-audio_source ausine,440
+audio_source ausine,{tone}
 audio_alert aubridge,nil
 ausrc_srate 48000
 ausrc_channels 2
@@ -56,7 +58,7 @@ snd_path {self.rec}
 """)
         (conf / "accounts").write_text(
             f'<sip:{ext}@127.0.0.1:{pbx_port}>;auth_user={ext};auth_pass={password_for(ext)};'
-            f'answermode=auto;regint=600\n')
+            f'answermode={answermode};regint=600\n')
         (conf / "contacts").write_text("")
         self.log = open(home / "baresip.log", "wb")
         self.proc = subprocess.Popen(["baresip", "-4", "-f", str(conf)], stdin=subprocess.DEVNULL,

@@ -17,7 +17,6 @@ from tests.media_engine.test_e2e_sip import (
     cdr_rows,
     heard_tone,
     pcm_of,
-    restart,
     tone_share,
 )
 from tests.sip.test_baresip import Baresip, wait_registered
@@ -81,10 +80,7 @@ def test_generated_call_that_nobody_answers_is_cancelled_and_recorded(wpbxd, tmp
     add_users(wpbxd, [{"extension": "321"}])
     wpbxd.call("settings.set", {"key": "sip.ring_timeout", "value": "3"})
     need_tool("baresip")
-    phone = Baresip(tmp_path / "bs321", "321", wpbxd.sip_port)
-    accounts = phone.home / ".baresip" / "accounts"
-    accounts.write_text(accounts.read_text().replace("answermode=auto", "answermode=manual"))
-    restart(phone)                      # it reads the manual-answer account afresh
+    phone = Baresip(tmp_path / "bs321", "321", wpbxd.sip_port, answermode="manual")
     phone.connect()
     try:
         wait_registered(wpbxd, ["321"])
