@@ -51,8 +51,11 @@ Content-Length: 0
             + msg.format(cseq=2, auth="[field1]\n") + '  <recv response="200" rtd="true"/>\n' + TAIL)
 
 
-def _invite(cseq: int, auth: bool, direction: str = "a=sendrecv") -> str:
+def _invite(cseq: int, auth: bool, direction: str = "a=sendrecv", offer: bool = True) -> str:
+    """``offer=False``: no SDP (a delayed offer, RFC 3261 §13.2.1)."""
     txn = ' start_txn="invite"' if auth else ""
+    body = f"Content-Type: application/sdp\nContent-Length: [len]\n\n{SDP.format(direction=direction)}" \
+        if offer else "Content-Length: 0\n"
     return f"""
   <send retrans="500"{txn}><![CDATA[
 INVITE sip:[field2]@[remote_ip]:[remote_port] SIP/2.0
@@ -63,15 +66,14 @@ Call-ID: [call_id]
 CSeq: {cseq} INVITE
 Contact: <sip:[field0]@[local_ip]:[local_port]>
 {"[field1]" + chr(10) if auth else ""}Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-{SDP.format(direction=direction)}
+{body}
 ]]></send>
 """
 
 
-def _ack(cseq: int, last_via: bool = False, uri: str = "[next_url]") -> str:
+def _ack(cseq: int, last_via: bool = False, uri: str = "[next_url]", answer: str = "") -> str:
+    """``answer``: an SDP body (the answer to an offer made in the 200 OK)."""
+    body = f"Content-Type: application/sdp\nContent-Length: [len]\n\n{answer}" if answer else "Content-Length: 0\n"
     via = "[last_Via:]" if last_via else "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport"
     to = "[last_To:]" if last_via else "[last_To:]\n[routes]"
     txn = ' ack_txn="invite"' if cseq == 2 else ""
@@ -85,8 +87,7 @@ Call-ID: [call_id]
 CSeq: {cseq} ACK
 Contact: <sip:[field0]@[local_ip]:[local_port]>
 Max-Forwards: 70
-Content-Length: 0
-
+{body}
 ]]></send>
 """
 
@@ -111,12 +112,12 @@ Max-Forwards: 70
 """
 
 
-def _authenticated_invite() -> str:
-    return (_invite(1, False)
+def _authenticated_invite(offer: bool = True) -> str:
+    return (_invite(1, False, offer=offer)
             + '  <recv response="100" optional="true"/>\n'
             + '  <recv response="407" auth="true"/>\n'
             + _ack(1, last_via=True, uri="sip:[field2]@[remote_ip]:[remote_port]")
-            + _invite(2, True)
+            + _invite(2, True, offer=offer)
             + '  <recv response="100" optional="true" response_txn="invite"/>\n')
 
 
@@ -136,6 +137,28 @@ def uac_call(pcap: str | None = None, hold: bool = False) -> str:
         text += _in_dialog("INVITE", 4, SDP.format(direction="a=sendrecv"))
         text += '  <recv response="100" optional="true"/>\n  <recv response="200"/>\n' + _ack(4)
     text += _in_dialog("BYE", 10) + '  <recv response="200" crlf="true"/>\n'
+    return text + TAIL
+
+
+def uac_delayed_offer(pcap: str | None = None, answer: bool = True) -> str:
+    """CSV: caller;[authentication ...];callee. INVITE without SDP; the 200 OK must carry
+    the offer (PCMA checked), the ACK answers PCMA (or nothing, ``answer=False``), RTP, BYE."""
+    text = HEAD.format(name="uac-delayed-offer") + _authenticated_invite(offer=False)
+    text += ('  <recv response="180" optional="true" response_txn="invite"/>\n'
+             '  <recv response="200" rrs="true" rtd="true" response_txn="invite">\n'
+             '    <action><ereg regexp="m=audio [0-9]+ RTP/AVP [0-9 ]*8" search_in="body" check_it="true"'
+             ' assign_to="offer"/></action>\n  </recv>\n')
+    sdp_answer = ("v=0\no=user1 1 1 IN IP[local_ip_type] [local_ip]\ns=-\nc=IN IP[media_ip_type] [media_ip]\n"
+                  "t=0 0\nm=audio [media_port] RTP/AVP 8 101\na=rtpmap:8 PCMA/8000\n"
+                  "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=sendrecv") if answer else ""
+    # sipp aborts on a variable assigned and never used: the ACK names what was checked
+    text += _ack(2, answer=sdp_answer).replace("Max-Forwards: 70\n", "Max-Forwards: 70\nX-Offer: [$offer]\n", 1)
+    if pcap:
+        text += f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+    if answer:
+        text += '  <pause/>\n' + _in_dialog("BYE", 10) + '  <recv response="200" crlf="true"/>\n'
+    else:
+        text += '  <recv request="BYE"/>\n' + _reply("200 OK", tag=False)
     return text + TAIL
 
 

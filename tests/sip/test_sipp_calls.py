@@ -202,3 +202,61 @@ def test_caller_over_tcp_calls_callee_over_udp(wpbxd, sipp_dir):
     assert result.returncode == 0, sipp.errors(sipp_dir) or result.stderr[-1000:]
     assert finish(uas) == 0, sipp.errors(sipp_dir)
     assert last_cdr(wpbxd)[0]["disposition"] == "ANSWERED"
+
+
+def test_delayed_offer_caller_gets_the_offer_in_the_200_and_answers_in_the_ack(wpbxd, sipp_dir):
+    """RFC 3261 §13.2.1: an INVITE without SDP. The PBX offers in its 200 OK, the ACK
+    answers, and RTP flows both ways through the relay."""
+    uas = setup(wpbxd, sipp_dir, "answer", "-rtp_echo", "-mp", str(free_port()))
+    scenario = sipp.write(sipp_dir / "uac.xml", sipp.uac_delayed_offer(pcap=PCAP))
+    users = sipp.users_csv(sipp_dir / "uac.csv", [(CALLER, password_for(CALLER))], callee=CALLEE)
+    uac = sipp.run(scenario, f"127.0.0.1:{wpbxd.sip_port}", "-inf", str(users), "-m", "1", "-d", "3000",
+                   "-p", str(free_port()), "-mp", str(free_port()), cwd=sipp_dir, wait=False, timeout=30)
+    media = None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and uac.poll() is None:
+        calls = wpbxd.call("calls.list")
+        if calls and calls[0]["state"] == "answered" and calls[0]["media"]:
+            stats = calls[0]["media"][0]
+            if stats["a_to_b"]["packets"] > 20 and stats["b_to_a"]["packets"] > 20:
+                media = stats
+                break
+        time.sleep(0.2)
+    assert finish(uac) == 0, sipp.errors(sipp_dir)
+    assert finish(uas) == 0, sipp.errors(sipp_dir)
+    assert media is not None, "RTP did not flow both ways through the relay"
+    cdr = last_cdr(wpbxd)[0]
+    assert cdr["disposition"] == "ANSWERED" and cdr["codec"] == "PCMA" and cdr["hangup_side"] == "caller"
+
+
+def test_delayed_offer_caller_that_does_not_answer_in_the_ack_is_hung_up(wpbxd, sipp_dir):
+    uas = setup(wpbxd, sipp_dir, "answer")
+    scenario = sipp.write(sipp_dir / "uac.xml", sipp.uac_delayed_offer(answer=False))
+    users = sipp.users_csv(sipp_dir / "uac.csv", [(CALLER, password_for(CALLER))], callee=CALLEE)
+    uac = sipp.run(scenario, f"127.0.0.1:{wpbxd.sip_port}", "-inf", str(users), "-m", "1",
+                   "-p", str(free_port()), cwd=sipp_dir, wait=False, timeout=30)
+    assert finish(uac) == 0, sipp.errors(sipp_dir)      # it got the PBX's BYE
+    assert finish(uas) == 0, sipp.errors(sipp_dir)      # and so did the callee
+    cdr = last_cdr(wpbxd)[0]
+    assert cdr["hangup_side"] == "pbx" and "no SDP answer" in cdr["hangup_cause"]
+    assert wpbxd.call("status")["pid"]
+
+
+def test_delayed_offer_caller_reaches_the_pbxs_own_media(wpbxd, sipp_dir):
+    """The echo test (76) answers a delayed offer with the codec the PBX chose."""
+    add_users(wpbxd, [CALLER])
+    scenario = sipp.write(sipp_dir / "uac.xml", sipp.uac_delayed_offer(pcap=PCAP))
+    users = sipp.users_csv(sipp_dir / "uac.csv", [(CALLER, password_for(CALLER))], callee="76")
+    uac = sipp.run(scenario, f"127.0.0.1:{wpbxd.sip_port}", "-inf", str(users), "-m", "1", "-d", "4000",
+                   "-p", str(free_port()), "-mp", str(free_port()), cwd=sipp_dir, wait=False, timeout=30)
+    heard = 0
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and uac.poll() is None:
+        calls = wpbxd.call("calls.list")
+        if calls and calls[0]["media"]:
+            heard = max(heard, calls[0]["media"][0]["b_to_a"]["packets"])
+        time.sleep(0.2)
+    assert finish(uac) == 0, sipp.errors(sipp_dir)
+    assert heard > 50, f"the PBX sent {heard} packets to the caller"
+    cdr = last_cdr(wpbxd)[0]
+    assert cdr["disposition"] == "ANSWERED" and cdr["callee_number"] == "76"

@@ -53,6 +53,7 @@ from wpbxd.telephony.media.negotiation import (
     narrow_offer,
     offer_for_callee,
     order_offer,
+    pbx_offer,
 )
 from wpbxd.telephony.media.services import MediaServices
 from wpbxd.telephony.media.transcode import only_from
@@ -145,6 +146,7 @@ class Call:
         self.tried: list[str] = []           # statuses of targets that could not be rung
         self.involved: set[str] = set()      # extensions this call counts as busy
         self.trace_lines: list[str] = []
+        self.offer_in_200 = False            # delayed offer: our 200 offers, the caller's ACK answers
         self.originated = False              # the PBX placed this call (``originate``): leg a is our UAC
         self.origin_legs: list[Leg] = []     # the originating phone's contacts, rung at once
         self.origin_task: tuple = ("", None)  # what runs once it answers: (procedure, application)
@@ -342,20 +344,10 @@ class B2bua(Originator):
             stack.reply(txn, 483, "Too Many Hops")
             return
         stack.respond(txn, make_response(req, 100, "Trying"))
-        ctype = (req.get("content-type") or "").split(";")[0].strip().lower()
-        offer = None
-        if req.body:
-            if ctype != "application/sdp":
-                stack.reply(txn, 415, "Unsupported Media Type", extra=[("accept", "application/sdp")])
-                return
-            try:
-                offer = sdp.SessionDescription.parse(req.body)
-            except sdp.SdpError as err:
-                stack.reply(txn, 488, f"Not Acceptable Here (bad SDP: {err})")
-                return
-        else:
-            stack.reply(txn, 488, "Not Acceptable Here (an SDP offer is required)")
+        read = self._read_offer(txn, req)
+        if read is None:
             return
+        offer, delayed = read
         try:
             ruri = parse_uri(req.uri)
             frm = req.address("from")
@@ -385,12 +377,34 @@ class B2bua(Originator):
         call.caller_name = frm.display or user.name
         call.called = called
         call.offer = offer
+        call.offer_in_200 = delayed
         call.max_forwards = hops - 1
         self.calls[call.id] = call
         self._involve(call, user.extension)
         self.dialogs[(a.call_id, a.local_tag)] = a
         self.bus.publish(CallStarted(call.id, call.caller_number, called))
         call.task = asyncio.get_running_loop().create_task(self._run(call, user.dialplan or "users"))
+
+    def _read_offer(self, txn: Transaction, req: Request) -> tuple[sdp.SessionDescription, bool] | None:
+        """The caller's SDP offer, and whether it was delayed; ``None`` once refused.
+
+        An INVITE without a body is a delayed offer (RFC 3261 §13.2.1): the PBX then
+        makes the offer itself in its 200 OK and the caller answers in the ACK. Until
+        then the call carries the PBX's own offer, with no address, so routing,
+        ringing, transcoding plans and the PBX's own media work unchanged.
+        """
+        if not req.body:
+            policy = self.media_services.codec_policy if self.media_services is not None else None
+            return pbx_offer(policy.preference(txn.source[1]) if policy is not None else ()), True
+        ctype = (req.get("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/sdp":
+            self.stack.reply(txn, 415, "Unsupported Media Type", extra=[("accept", "application/sdp")])
+            return None
+        try:
+            return sdp.SessionDescription.parse(req.body), False
+        except sdp.SdpError as err:
+            self.stack.reply(txn, 488, f"Not Acceptable Here (bad SDP: {err})")
+            return None
 
     async def _run(self, call: Call, procedure: str) -> None:
         ctx = self.context_class(self, call, procedure)
@@ -664,7 +678,7 @@ class B2bua(Originator):
             if call.answered or call.a_final or leg.cancelled:
                 return
             body = b""
-            if status == 183 and resp.body:
+            if status == 183 and resp.body and not call.offer_in_200:   # no offer in an unreliable 1xx
                 try:
                     desc = sdp.SessionDescription.parse(resp.body)
                     self._learn_media(call, desc, "b")
@@ -1062,9 +1076,31 @@ class B2bua(Originator):
 
     def on_ack(self, req: Request, source: Target) -> None:
         leg = self.dialogs.get((req.call_id, req.to_tag or ""))
-        if leg is not None and leg.retrans is not None:
+        if leg is None:
+            return
+        if leg.retrans is not None:
             leg.retrans.cancel()
             leg.retrans = None
+        call = leg.call
+        if leg.side == "a" and call.offer_in_200 and call.answered and not call.ended:
+            call.offer_in_200 = False
+            self._answer_in_ack(call, req)
+
+    def _answer_in_ack(self, call: Call, ack: Request) -> None:
+        """A delayed-offer caller's answer, in its ACK, to the offer of our 200 OK."""
+        try:
+            if not ack.body:
+                raise sdp.SdpError("the ACK carries no SDP answer")
+            desc = sdp.SessionDescription.parse(ack.body)
+            if len(desc.media) != len(call.streams):
+                raise sdp.SdpError("the answer does not have one m= line per offered stream")
+        except sdp.SdpError as err:
+            self.trace(call, f"delayed offer not answered: {err}")
+            self._hangup_answered(call, "pbx", "no SDP answer in the ACK")
+            return
+        self._learn_media(call, desc, "a")
+        call.offer = desc
+        self.trace(call, f"the caller answered our offer in its ACK ({_codec(desc)})")
 
     def on_stray_response(self, resp: Response, source: Target) -> None:
         if resp.status < 200 or resp.status >= 300 or resp.cseq[1] != "INVITE":

@@ -25,7 +25,6 @@ bytes (the SIP core does).
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -37,7 +36,7 @@ from wpbxd.telephony.dialplan.apps.base import Application
 from wpbxd.telephony.dialplan.context import CallEnd, Outcome
 from wpbxd.telephony.media import relay as rtp_relay
 from wpbxd.telephony.media import sdp
-from wpbxd.telephony.media.negotiation import order_offer
+from wpbxd.telephony.media.negotiation import pbx_offer
 from wpbxd.telephony.sip.message import Response
 from wpbxd.telephony.sip.stack import random_token
 
@@ -48,15 +47,6 @@ log = logging.getLogger(__name__)
 
 MAX_NUMBER = 64
 NUMBER_CHARS = set("0123456789*#+")
-# What the PBX offers the phone it calls: every voice codec it can relay, decode or
-# transcode, and telephone-event (RFC 4733). The codec policy orders them per network.
-PHONE_OFFER = (
-    "v=0\r\no=wpbx {session} 1 IN IP4 0.0.0.0\r\ns=wpbx\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
-    "m=audio 9 RTP/AVP 8 0 18 101\r\n"
-    "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
-    "a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\n"
-    "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
-)
 
 
 def check_number(number: str, what: str = "number") -> str:
@@ -133,9 +123,8 @@ class Originator:
         leg.local_hdr = f'"{label}" <sip:{shown}@{host}>;tag={leg.local_tag}'
         leg.remote_hdr = f"<sip:{call.caller_number}@{host}>"
         leg.contact = self.stack.contact(binding.source, shown)
-        offer = sdp.SessionDescription.parse(PHONE_OFFER.format(session=int.from_bytes(os.urandom(4), "big")))
-        if self.media_services is not None:
-            offer = order_offer(offer, self.media_services.codec_policy.preference(binding.source[1]))
+        policy = self.media_services.codec_policy if self.media_services is not None else None
+        offer = pbx_offer(policy.preference(binding.source[1]) if policy is not None else ())
         body = sdp.rewrite_for_relay(offer, self.stack.local_host(binding.source[1]), [stream.a.local_port])
         req = self._request(leg, "INVITE", body.to_bytes())
         leg.invite = req

@@ -6,6 +6,7 @@ Responsible for:
     LAN networks get uncompressed G.711 first, remote peers G.729 first; the admin
     can switch that off for the LAN and force G.711 for listed networks (a VPN
     the PBX would otherwise treat as LAN).
+  - ``pbx_offer``: what the PBX offers when it speaks first.
   - ``answer_for_channel``: the SDP answer when the PBX itself terminates the
     media (IVR, voicemail, echo), with the negotiated codec and telephone-event.
   - ``offer_for_callee`` / ``plan_bridge`` / ``answer_for_caller``: for a relayed
@@ -176,6 +177,24 @@ def answer_for_channel(offer: sdp.SessionDescription, address: str, port: int,
     negotiated = Negotiated(chosen, pt, event_pt, offer.media_connection(m), m.port,
                             offer.media_direction(m))
     return answer, negotiated
+
+
+# What the PBX offers when it speaks first (a call it places, or the 200 OK to a caller
+# whose INVITE had no SDP): every voice codec it relays, decodes or transcodes, and
+# telephone-event. No address yet: the relay port is written in by ``rewrite_for_relay``.
+PBX_OFFER = (
+    "v=0\r\no=wpbx {session} 1 IN IP4 0.0.0.0\r\ns=wpbx\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+    "m=audio 9 RTP/AVP 8 0 18 101\r\n"
+    "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
+)
+
+
+def pbx_offer(preference: tuple[str, ...] = ()) -> sdp.SessionDescription:
+    """The PBX's own offer, its codecs ordered by ``preference`` (``CodecPolicy.preference``)."""
+    offer = sdp.SessionDescription.parse(PBX_OFFER.format(session=int.from_bytes(os.urandom(4), "big")))
+    return order_offer(offer, preference) if preference else offer
 
 
 def _free_pt(used: set[int], wanted: int) -> int:

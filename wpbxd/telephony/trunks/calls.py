@@ -329,15 +329,10 @@ class TrunkB2bua(B2bua):
             stack.reply(txn, 483, "Too Many Hops")
             return
         stack.respond(txn, make_response(req, 100, "Trying"))
-        ctype = (req.get("content-type") or "").split(";")[0].strip().lower()
-        if not req.body or ctype != "application/sdp":
-            stack.reply(txn, 488, "Not Acceptable Here (an SDP offer is required)")
+        read = self._read_offer(txn, req)
+        if read is None:
             return
-        try:
-            offer = sdp.SessionDescription.parse(req.body)
-        except sdp.SdpError as err:
-            stack.reply(txn, 488, f"Not Acceptable Here (bad SDP: {err})")
-            return
+        offer, delayed = read
         try:
             ruri = parse_uri(req.uri)
             frm = req.address("from")
@@ -371,6 +366,7 @@ class TrunkB2bua(B2bua):
         call.caller_name = frm.display or ""
         call.called = called
         call.offer = offer
+        call.offer_in_200 = delayed
         call.max_forwards = hops - 1
         self.calls[call.id] = call
         self.inbound[call.id] = trunk.name
