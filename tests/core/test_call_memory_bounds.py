@@ -10,8 +10,6 @@ waiting INVITE server transaction still holds. Time is passed in: no sockets, no
 import gc
 import weakref
 
-import pytest
-
 from wpbxd.telephony.sip.message import make_response, parse
 from wpbxd.telephony.sip.transaction import T1, TransactionLayer
 
@@ -92,11 +90,6 @@ def test_a_forgotten_transaction_is_freed_without_the_cyclic_collector():
         gc.enable()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "transaction.py keeps the parsed INVITE in an INVITE server transaction for the 32 s of "
-    "Timer L (accepted) and the 5 s of Timer I (confirmed) though no transition uses it; "
-    "dropping it there cuts the memory a call holds during that window from ~17 KB to ~6 KB "
-    "(bench/memory.py: RSS after 6,000 calls 135 -> 96 MB). Remove this marker with that change."))
 def test_an_accepted_invite_server_transaction_keeps_only_what_retransmissions_need():
     layer, _ = _answered_calls(1)
     invite = next(t for t in layer.servers.values() if t.kind == "ist")

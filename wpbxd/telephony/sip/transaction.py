@@ -263,8 +263,11 @@ class TransactionLayer:
                 txn.on_response = None
                 txn.on_timeout = None
                 txn.data = None
-            if txn.kind in (NON_INVITE_SERVER, NON_INVITE_CLIENT):
-                txn.request = None
+            absorbing = txn.kind == INVITE_SERVER and txn.state != "completed"   # accepted/confirmed
+            if txn.kind in (NON_INVITE_SERVER, NON_INVITE_CLIENT) or absorbing:
+                txn.request = None        # no transition of these states reads the request
+            if txn.kind == NON_INVITE_CLIENT or absorbing:
+                txn.last_bytes = b""      # nothing is resent from here: the TU resends its own 2xx
 
     def _start_action(self, txn: Transaction, name: str, now: float) -> None:
         reliable = txn.reliable
