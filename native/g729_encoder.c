@@ -1468,21 +1468,12 @@ void g729_encode_frame(struct g729_encoder *st, const Word16 pcm[G729_L_FRAME], 
             *ana++ = g729_parity_pitch(index);
 
         /* exc[i_subfr..] already holds the adaptive codebook vector of
-         * (T0, T0_frac): pitch_fr3_fast leaves the chosen one in place. */
+         * (T0, T0_frac): pitch_fr3_fast leaves the chosen one in place.
+         * y1: that vector through 1/A(z/gamma) from zero memory (Annex A
+         * filters it with Syn_filt, not by convolution with h1). */
         {
-            /* y1 = exc * h1 (Convolve); hr is h1 reversed for contiguous sums */
-            Word16 hr[G729_L_SUBFR];
-            for (i = 0; i < G729_L_SUBFR; i++)
-                hr[i] = h1[G729_L_SUBFR - 1 - i];
-            for (i = 0; i < G729_L_SUBFR; i++) {
-                Word32 s;
-                if (!g729_mac_fast(0, &exc[i_subfr], &hr[G729_L_SUBFR - 1 - i], i + 1, &s)) {
-                    s = 0;
-                    for (j = 0; j <= i; j++)
-                        s = L_mac(s, exc[i_subfr + j], h1[i - j]);
-                }
-                y1[i] = extract_h(L_shl(s, 3));
-            }
+            Word16 mem_zero[G729_M] = {0};
+            g729_syn_filt(Ap, &exc[i_subfr], y1, G729_L_SUBFR, mem_zero, 0);
         }
         gain_pit = g_pitch(xn, y1, g_coeff);
 
