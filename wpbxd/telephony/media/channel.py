@@ -6,7 +6,9 @@ concealing a gap) and sends one packet of whatever is playing (a prompt, a
 looped music file, a call-progress tone, the caller's own voice for the echo
 test, or silence); digits from RFC 4733 events, from in-band DTMF (Goertzel,
 only when the peer did not negotiate telephone-event) and from SIP INFO
-(``inject_digit``); fax CNG detection; recording to a WAV file.
+(``inject_digit``); fax CNG detection; recording to a WAV file; a frame
+processor (``set_processor``: each tick, the 20 ms heard in, the 20 ms to send
+out), through which a fax receiver or any other sample-level engine talks.
 
 The applications call the ``async`` verbs: ``play``, ``play_tone``,
 ``collect_digits``, ``record``, ``echo``, ``start_music``, ``detect_fax``.
@@ -29,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from wpbxd.telephony.media import rtp, tones
 from wpbxd.telephony.media.codec import FRAME_PCM_BYTES, FRAME_SAMPLES, SAMPLE_RATE, Codec
@@ -44,6 +47,10 @@ RECV_BUDGET = 16                # datagrams read per readiness report
 RECV_BUFFER = 2048              # bytes
 SILENCE_POWER = 1.0e5           # mean sample power under which a frame counts as silence
 DIGITS = "0123456789*#ABCD"
+
+# A frame processor: the 20 ms of 16-bit PCM heard this tick (``None`` when no packet
+# came: a gap or a pause) in, the 20 ms of 16-bit PCM to send out.
+FrameProcessor: TypeAlias = Callable[[bytes | None], bytes]
 
 
 class ChannelClosed(Exception):
@@ -173,6 +180,7 @@ class MediaChannel:
         self._music: _Source | None = None
         self._echo: deque[bytes] | None = None
         self._recorder: _Recorder | None = None
+        self._processor: FrameProcessor | None = None
         self._outgoing_digits: deque[tuple[bytes, bool]] = deque()
         self._event_ts = 0
         self._digits: deque[str] = deque()
@@ -407,6 +415,15 @@ class MediaChannel:
         if self._cng is None:
             self._cng = CngDetector()
 
+    def set_processor(self, processor: FrameProcessor | None) -> None:
+        """Run ``processor`` every tick (``None`` removes it). While set, what it returns is
+        sent in place of prompts, music and echo (RFC 4733 digits still go first), and
+        it is called every tick, with ``None`` when nothing was heard, so an engine
+        that counts time in samples (a fax modem's timers) keeps its clock. A processor
+        that raises is removed and logged; the channel goes on with silence."""
+        self._ensure_open()
+        self._processor = processor
+
     def send_digit(self, digit: str) -> None:
         """Send one RFC 4733 digit (if negotiated) in place of voice for ~100 ms."""
         if self.negotiated is None or self.negotiated.event_pt is None:
@@ -532,7 +549,21 @@ class MediaChannel:
             pcm_in = codec.conceal()   # a gap in the stream; an empty buffer (pause) is not heard
         if pcm_in is not None:
             self._hear(pcm_in)
-        self._send(pcm_in)
+        processed = self._process(pcm_in) if self._processor is not None else None
+        self._send(pcm_in, processed)
+
+    def _process(self, heard: bytes | None) -> bytes | None:
+        processor = self._processor
+        assert processor is not None
+        try:
+            out = processor(heard)
+        except Exception:
+            log.exception("media channel on port %d: frame processor failed, removed", self.local_port)
+            self._processor = None
+            return None
+        if len(out) != FRAME_PCM_BYTES:
+            out = out[:FRAME_PCM_BYTES] + bytes(max(0, FRAME_PCM_BYTES - len(out)))
+        return out
 
     def _hear(self, pcm: bytes) -> None:
         if self._inband is not None:
@@ -556,7 +587,7 @@ class MediaChannel:
             if reason is not None:
                 self._finish_record(reason)
 
-    def _send(self, heard: bytes | None) -> None:
+    def _send(self, heard: bytes | None, processed: bytes | None = None) -> None:
         remote = self._remote
         negotiated = self.negotiated
         codec = self._codec
@@ -570,7 +601,9 @@ class MediaChannel:
             self._sender.skip(FRAME_SAMPLES)
         else:
             pcm = None
-            if self._echo is not None:
+            if processed is not None:
+                pcm = processed
+            elif self._echo is not None:
                 pcm = self._echo.popleft() if self._echo else None
             elif self._source is not None:
                 pcm = self._source.frame()
