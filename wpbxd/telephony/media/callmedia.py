@@ -2,8 +2,9 @@
 
 Responsible for:
   - ``answer_locally``: when the dialplan asks for the PBX's own media
-    (``CallContext.media()``), choose the codec by the seed's policy, open a
-    ``MediaChannel`` on a port of the RTP range and build the SDP answer;
+    (``CallContext.media()``), choose the codec by the seed's policy (narrowed
+    to ``codecs`` when the application needs particular ones, e.g. G.711 for a
+    fax), open a ``MediaChannel`` on a port of the RTP range and build the SDP answer;
   - ``reanswer``: a re-INVITE on such a call (hold, a new address) gets an answer
     from the same port with the same codec, and the channel follows the peer;
   - ``callee_offer`` / ``bridge``: on a relayed call, offer the callee the codecs the
@@ -31,6 +32,7 @@ from wpbxd.telephony.media.negotiation import (
     answer_for_channel,
     offer_for_callee,
     plan_bridge,
+    restrict,
 )
 from wpbxd.telephony.media.relay import PortAllocator, RelayStream
 from wpbxd.telephony.media.transcode import PacketTranslator, translators
@@ -49,9 +51,12 @@ class LocalMedia:
 
 def answer_locally(offer: sdp.SessionDescription, allocator: PortAllocator, bind_host: str,
                    local_address: str, policy: CodecPolicy, tone_zone: str = "fr",
-                   via: tuple[str, int] | None = None) -> LocalMedia:
+                   via: tuple[str, int] | None = None, codecs: tuple[str, ...] | None = None) -> LocalMedia:
     """Open a channel for ``offer`` and the answer to send. Raises ``NegotiationError``
     (488 for the caller) or ``NoPortsAvailable`` (503).
+
+    ``codecs``: only these may be chosen (``negotiation.FAX_CODECS`` for a fax
+    receiver); an offer without any of them gets ``NegotiationError``.
 
     ``via``: the channel talks to this address instead of the offer's (the call
     engine puts it behind the relay stream's side b, so the caller's media address
@@ -62,7 +67,7 @@ def answer_locally(offer: sdp.SessionDescription, allocator: PortAllocator, bind
         if m.kind == "audio" and m.port:
             peer = offer.media_connection(m)
             break
-    preference = policy.preference(peer)
+    preference = restrict(policy.preference(peer), codecs)
     answer_for_channel(offer, local_address, 1, preference)   # refuse before taking a port
     channel = MediaChannel.open(allocator, bind_host, tone_zone=tone_zone)
     answer, negotiated = answer_for_channel(offer, local_address, channel.local_port, preference)

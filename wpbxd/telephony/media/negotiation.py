@@ -8,7 +8,9 @@ Responsible for:
     the PBX would otherwise treat as LAN).
   - ``pbx_offer``: what the PBX offers when it speaks first.
   - ``answer_for_channel``: the SDP answer when the PBX itself terminates the
-    media (IVR, voicemail, echo), with the negotiated codec and telephone-event.
+    media (IVR, voicemail, echo), with the negotiated codec and telephone-event;
+    ``restrict`` narrows the policy's preference to the codecs an application
+    needs (a fax receiver: G.711 only, ``FAX_CODECS``).
   - ``offer_for_callee`` / ``plan_bridge`` / ``answer_for_caller``: for a relayed
     call, offer the callee the codecs the PBX can transcode to as well, and when the
     callee picks one the caller did not offer, say how to transcode both ways.
@@ -33,6 +35,7 @@ from wpbxd.telephony.media.codec import CODECS
 
 G711 = ("PCMA", "PCMU")
 COMPRESSED = ("G729",)
+FAX_CODECS = G711              # fax modems (V.21/V.27ter/V.29) do not survive a speech codec
 TELEPHONE_EVENT = "TELEPHONE-EVENT"
 DEFAULT_EVENT_PT = 101
 DEFAULT_LAN_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,169.254.0.0/16,fc00::/7,fe80::/10,::1/128"
@@ -92,6 +95,13 @@ class CodecPolicy:
         if self.wideband_on_lan and any(ip in net for net in self.lan_networks):
             return uncompressed
         return COMPRESSED + G711
+
+
+def restrict(preference: tuple[str, ...], codecs: tuple[str, ...] | None) -> tuple[str, ...]:
+    """``preference`` keeping only ``codecs`` (its order kept); all of it when ``codecs`` is None."""
+    if codecs is None:
+        return preference
+    return tuple(name for name in preference if name in codecs)
 
 
 @dataclass(frozen=True)
