@@ -37,6 +37,11 @@ groupadd --system wpbx 2>/dev/null || true
 if ! getent passwd admin >/dev/null; then
     useradd --system --no-create-home --home-dir /var/lib/wpbx --shell /bin/sh --gid wpbx admin
 fi
+# the console menu's system-log entry reads the journal (read only); restart, reboot
+# and shut down are asked of wpbxd over the control socket (group wpbx), not of systemd
+if getent group systemd-journal >/dev/null; then
+    usermod -a -G systemd-journal admin
+fi
 ln -sf /opt/wpbx/venv/bin/wpbx-pam-auth /usr/bin/wpbx-pam-auth
 pam=/etc/pam.d/sshd
 if ! grep -q wpbx-pam-auth "$pam"; then

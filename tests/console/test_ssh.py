@@ -119,7 +119,7 @@ def test_ssh_menu_shows_syslog_and_guards_the_shell(ssh_server, wpbxd):
         term.type("9\r")
         term.expect(r"Super admin password: ")
         term.type("wildix\r")
-        term.expect(r"Open a root shell.*Type yes to confirm: ")
+        term.expect(r"Open a shell as the system user admin.*Type yes to confirm: ")
         term.type("yes\r")
         term.expect(r"'exit' returns to the menu")
         term.type("echo MARK$((6*7))\r")

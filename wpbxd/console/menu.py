@@ -4,8 +4,8 @@ Drives a ``ConsoleMenu`` screen over the terminal on stdin/stdout (raw mode whil
 the menu is shown, the terminal's own mode while an entry runs) and performs its
 entries: engine CLI, network status, ping/traceroute, registrations, syslog,
 restart, reboot, shut down, shell. It talks to wpbxd only through the control
-socket. Reboot and shut down act only on the appliance under systemd; elsewhere
-they say so and do nothing.
+socket; restart, reboot and shut down are asked of wpbxd (``box.power``), which acts
+only on the appliance under systemd and elsewhere says so and does nothing.
 
 It must not change configuration itself, and never runs a destructive entry that
 the screen did not confirm.
@@ -27,15 +27,11 @@ from pathlib import Path
 from wpbxd.console import client
 from wpbxd.console.engine_cli import EngineCli, format_result
 from wpbxd.console.screens import CheckLogin, Close, ConsoleMenu, RunEntry
+from wpbxd.hw import power
 
 READ_CHUNK = 1024  # bytes
 LOG_TAIL_LINES = 50
 PING_COUNT = 4
-SERVICE_UNIT = "wpbxd"
-
-
-def _under_systemd() -> bool:
-    return Path("/run/systemd/system").is_dir() and shutil.which("systemctl") is not None
 
 
 class Terminal:
@@ -170,20 +166,22 @@ class ConsoleProgram:
                 return self._run(["tail", "-n", str(LOG_TAIL_LINES), "-F", str(path)])
         return "No system journal and no log file found."
 
+    def _power(self, action: str) -> str:
+        """Restart, reboot and shut down are wpbxd's to do (``box.power``): this menu runs
+        as the unprivileged system user, which systemd does not obey."""
+        try:
+            return str(client.request(self.data_dir, "box.power", {"action": action}))
+        except client.ControlError as err:
+            return f"{action}: {err}"
+
     def entry_restart(self, arg: str | None) -> str:
-        if not _under_systemd():
-            return "wpbxd does not run under systemd here: restart it with your service manager."
-        return self._run(["systemctl", "restart", SERVICE_UNIT]) or "PBX service restarted."
+        return self._power("restart")
 
     def entry_reboot(self, arg: str | None) -> str:
-        if self.mode != "appliance" or not _under_systemd():
-            return "Reboot is only available on the appliance; nothing done."
-        return self._run(["systemctl", "reboot"])
+        return self._power("reboot")
 
     def entry_shutdown(self, arg: str | None) -> str:
-        if self.mode != "appliance" or not _under_systemd():
-            return "Shut down is only available on the appliance; nothing done."
-        return self._run(["systemctl", "poweroff"])
+        return self._power("poweroff")
 
     def entry_shell(self, arg: str | None) -> str:
         shell = pwd.getpwuid(os.getuid()).pw_shell
@@ -244,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="started by wpbxd after the serial login (super admin already checked)")
     args = parser.parse_args(argv)
     data_dir = args.data or Path(os.environ.get("WPBX_DATA", "/var/lib/wpbx"))
-    mode = args.mode or os.environ.get("WPBX_MODE") or ("appliance" if _under_systemd() else "host")
+    mode = args.mode or os.environ.get("WPBX_MODE") or ("appliance" if power.under_systemd() else "host")
     return ConsoleProgram(data_dir, mode, args.serial).run()
 
 

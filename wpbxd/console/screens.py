@@ -346,7 +346,7 @@ DESTRUCTIVE = {
     "restart": "Restart the PBX service (calls in progress are cut)?",
     "reboot": "Reboot the PBX (calls in progress are cut)?",
     "shutdown": "Shut the PBX down (it stays off until powered again)?",
-    "shell": "Open a root shell (every change there is yours)?",
+    "shell": "Open a shell as the system user admin (every change there is yours)?",
 }
 
 

@@ -48,7 +48,7 @@ from wpbxd.console.screens import (
     Screen,
 )
 from wpbxd.errors import ValidationError
-from wpbxd.hw import areas
+from wpbxd.hw import areas, power
 from wpbxd.service import DaemonConfig, ServiceContext
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,7 @@ class ConsoleService:
         ctx.control.register("console.auth", self._auth_command)
         ctx.control.register("box.info", self._box_info)
         ctx.control.register("box.boot_countdown", self._set_countdown)
+        ctx.control.register("box.power", self._power)
 
     # -- service -------------------------------------------------------------
     async def start(self) -> None:
@@ -230,6 +231,11 @@ class ConsoleService:
         if not isinstance(password, str):
             raise ValidationError("no password given", "password")
         return await asyncio.to_thread(self._is_super_admin, "admin", password)
+
+    async def _power(self, args: dict) -> str:
+        """``box.power {action: restart|reboot|poweroff}`` (``hw.power``), run off the loop."""
+        action = str(args.get("action") or "")
+        return await asyncio.get_running_loop().run_in_executor(None, power.act, action, self.config.mode)
 
     def _box_info(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"recovery_code": recovery.recovery_code(self.ctx.store), "version": __version__,

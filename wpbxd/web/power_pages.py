@@ -1,13 +1,9 @@
 """Reboot / Shutdown page (seed: secondary menu item 13), for the super admin only.
 
 A confirmation form (choice + an explicit confirmation box, CSRF as every form);
-it acts only on the appliance under systemd (``systemctl reboot|poweroff``, as
-the console menu does). Elsewhere the page says so and does nothing.
+it acts only on the appliance under systemd (``hw.power``: ``systemctl
+reboot|poweroff``, as the console menu asks wpbxd to). Elsewhere the page says so and does nothing.
 """
-
-import shutil
-import subprocess
-from pathlib import Path
 
 import bottle
 
@@ -15,13 +11,7 @@ from wpbxd.web import access
 from wpbxd.web.kit import Kit, form
 
 ACTIONS = {"reboot": ("Reboot", "reboot"), "shutdown": ("Shut down", "poweroff")}
-SYSTEMD_DIR = Path("/run/systemd/system")
 MODE_TTL = 60.0  # seconds the daemon's mode (from ``status``) is reused
-SYSTEMCTL_TIMEOUT = 30.0  # seconds
-
-
-def under_systemd() -> bool:
-    return SYSTEMD_DIR.is_dir() and shutil.which("systemctl") is not None
 
 
 def install(app: bottle.Bottle, kit: Kit) -> None:
@@ -34,7 +24,7 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
             mode = "host"
         if mode != "appliance":
             return False, f"This wpbx runs in {mode} mode, not on the appliance: reboot and shut down do nothing here."
-        if not under_systemd():
+        if not power.under_systemd():
             return False, "This appliance is not running under systemd: reboot and shut down do nothing here."
         return True, ""
 
@@ -58,14 +48,6 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
             elif not able:
                 result = why + " Nothing done."
             else:
-                label, verb = ACTIONS[values["action"]]
-                try:
-                    done = subprocess.run(["systemctl", verb], capture_output=True, text=True,
-                                          timeout=SYSTEMCTL_TIMEOUT)
-                except (OSError, subprocess.TimeoutExpired) as err:
-                    result = f"{label} failed: {err}"
-                else:
-                    result = (f"{label} in progress." if done.returncode == 0
-                              else f"{label} failed: {(done.stderr or done.stdout).strip()}")
+                result = power.act(ACTIONS[values["action"]][1], "appliance")
         return render("power", "Reboot / Shut down", "power", able=able, why=why, errors=errors,
                       values=values, result=result, actions=ACTIONS)
