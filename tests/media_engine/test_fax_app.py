@@ -5,6 +5,7 @@ same through a real wpbxd and SIP.)"""
 
 import asyncio
 import email
+import shutil
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.media_engine.callharness import MediaCall, add_user, make_store, star
 from tests.media_engine.rtpphone import RtpPhone, until
 from tests.media_engine.test_apps import Inbox
 from tests.media_engine.test_fax_channel import FaxPhone
-from tests.media_engine.test_fax_receiver import need_spandsp, write_fax_tiff
+from tests.media_engine.test_fax_receiver import need_spandsp, pdf_pages, write_fax_tiff
 from wpbxd.errors import ValidationError
 from wpbxd.hw import areas
 from wpbxd.services import smtp
@@ -110,13 +111,16 @@ def test_a_fax_detected_on_the_main_number_is_received_stored_and_mailed(pbx, sm
     assert len(tiffs) == 1 and "0155555555" in tiffs[0].name, kept
     assert fax.count_tiff_pages(tiffs[0].read_bytes()) == 1
     assert not [p for p in kept if p.name.endswith(areas.PARTIAL_SUFFIX)]
+    pdfs = [p for p in kept if p.suffix == ".pdf"]
+    assert len(pdfs) == (1 if shutil.which("tiff2pdf") else 0), kept   # libtiff-tools makes the PDF
     assert sorted(r for rcpts, _ in inbox.messages for r in rcpts) == ["alice@example.com", "boss@example.com"]
     mail = email.message_from_bytes(inbox.messages[0][1])
     assert "0155555555" in mail["Subject"] and "1 page" in mail["Subject"]
     attachment = next(p for p in mail.walk() if p.get_filename())
     content = attachment.get_payload(decode=True)
-    if attachment.get_content_type() == "application/pdf":
-        assert content.count(b"/Type /Page\n") + content.count(b"/Type /Page ") + content.count(b"/Type/Page") == 1
+    if pdfs:
+        assert attachment.get_content_type() == "application/pdf"
+        assert content.startswith(b"%PDF") and pdf_pages(content) == 1
     else:
         assert attachment.get_content_type() == "image/tiff"
         assert fax.count_tiff_pages(content) == 1
@@ -166,3 +170,25 @@ def test_a_g729_call_is_refused_because_fax_needs_g711(pbx):
     assert "fax to e-mail: the call is G729; a fax needs G.711 (PCMA/PCMU)" in call.lines, call.lines
     assert call.hangups == [(488, "Not Acceptable Here")]
     assert received_faxes(services) == []
+
+
+def test_without_libspandsp_the_call_is_refused_with_a_clear_trace(pbx, monkeypatch):
+    """A box whose libspandsp is missing (simulated by naming a library that does not
+    exist): the call gets 503 before any answer, the trace says why, nothing crashes."""
+    store, services = pbx
+    monkeypatch.setattr(fax, "LIBRARY", "libspandsp-not-installed.so.0")
+    monkeypatch.setattr(fax, "_loaded", None)
+    procedures.add_entry(store, None, "main", "329", [
+        {"app": "fax_to_email", "params": {"to": "boss@example.com"}}])
+
+    async def scenario():
+        phone = RtpPhone(codec="PCMA", event_pt=None)
+        call = MediaCall(services, phone, caller_number="0155555555", called="329", procedure="main")
+        await asyncio.wait_for(start(store, call), 30)
+        phone.close()
+        return call
+
+    call = run(scenario())
+    assert "fax to e-mail: fax reception not available (libspandsp missing)" in call.lines, call.lines
+    assert call.hangups == [(503, "Service Unavailable")] and not call.answered
+    assert not fax.available()

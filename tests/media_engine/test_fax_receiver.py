@@ -7,6 +7,7 @@ TIFF (written here: bilevel, 1728 pixels wide, 204 x 98 dpi, the T.4 standard
 resolution) and our ``FaxReceiver``. No network, no clock: only samples.
 """
 
+import re
 import struct
 from pathlib import Path
 
@@ -62,6 +63,11 @@ def write_fax_tiff(path: Path, pages: int = 1) -> Path:
         struct.pack_into("<I", out, here + 2 + 12 * count, following)
     path.write_bytes(bytes(out))
     return path
+
+
+def pdf_pages(data: bytes) -> int:
+    """Page objects of a PDF (``/Type /Page``, not ``/Pages``)."""
+    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", data))
 
 
 def exchange(sender: fax.FaxTerminal, receiver: fax.FaxTerminal) -> int:
