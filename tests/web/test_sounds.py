@@ -44,5 +44,7 @@ def test_upload_listen_and_delete_a_sound_bad_files_refused(web):
     assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
     with wave.open(io.BytesIO(audio.content)) as w:
         assert w.getframerate() == 8000 and w.getnchannels() == 1  # converted for the phones
+    # where the calls play it from: the media service lists it too
+    assert "welcome" in [row["name"] for row in web.daemon.call("sounds.list")]
     r = web.post(s, "/sounds", {"delete": "welcome"})
     assert r.status_code == 303 and "<td>welcome</td>" not in web.get(s, "/sounds").text

@@ -34,7 +34,11 @@ def install(app: bottle.Bottle, kit: Kit) -> None:
 
         values = settings.get_all(env.store)
         packages = tuple(p for p in str(values.get("pbx.sound_packages", "en")).split(",") if p)
-        return SoundLibrary(env.data_dir / "sounds", str(values["pbx.language"]), packages or ("en",))
+        from wpbxd.hw import areas
+
+        # the same folder the media service plays from (it follows the USB key)
+        return SoundLibrary(areas.area_path(env.data_dir, "sounds"), str(values["pbx.language"]),
+                            packages or ("en",))
 
     def show(errors: dict[str, str] | None = None, name: str = "") -> str:
         return render("sounds", "Sounds", "sounds", sounds=library().list(), errors=errors or {}, name=name,
