@@ -32,6 +32,22 @@ def test_prompts_are_generated_in_english_and_french_at_8khz(tmp_path):
     assert library.build(names=("goodbye",)) == 0          # already there
 
 
+def test_a_prompt_whose_text_changed_is_made_again(tmp_path, monkeypatch):
+    """A new firmware may change a prompt's words; the box's copy must follow."""
+    need_tools("espeak-ng", "sox")
+    from wpbxd.sounds import library as sound_library
+
+    library = SoundLibrary(tmp_path, packages=("en",))
+    assert library.build(languages=("en",), names=("goodbye",)) == 1
+    before = library.prompt("goodbye", "en").read_bytes()
+    changed = dict(sound_library.PROMPTS, goodbye={"en": "Thank you for calling. Goodbye."})
+    monkeypatch.setattr(sound_library, "PROMPTS", changed)
+    assert library.build(languages=("en",), names=("goodbye",)) == 1
+    after = library.prompt("goodbye", "en").read_bytes()
+    assert after != before and len(after) > len(before)
+    assert library.build(languages=("en",), names=("goodbye",)) == 0
+
+
 def test_language_without_a_package_falls_back_to_the_pbx_default(tmp_path):
     """Seed: PBX default Italian, user Dutch without the Dutch package: Italian is heard."""
     library = SoundLibrary(tmp_path, default_language="fr", packages=("fr", "en"))

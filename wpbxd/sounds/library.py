@@ -5,7 +5,8 @@ Responsible for:
     converting them with ``sox`` to 8 kHz 16-bit mono WAV, once: generated files
     are kept in a cache keyed by a hash of voice and text
     (``$WPBX_SOUNDS_CACHE``, else ``$XDG_CACHE_HOME/wpbx/sounds``) and copied
-    into ``<sounds>/system/<lang>/``;
+    into ``<sounds>/system/<lang>/`` with that key beside them (``.<name>.key``),
+    so a prompt whose text changed (a new firmware) is copied again;
   - the language rule of the seed ("Langue & région"): a prompt is played in the
     user's language when that sound package is enabled, else in the PBX default
     language, else English; at most three packages are enabled;
@@ -110,7 +111,7 @@ def synthesize(text: str, language: str, dest: Path) -> Path:
     voice = LANGUAGES.get(language)
     if voice is None:
         raise SoundError(f"no voice for language {language!r}")
-    key = hashlib.sha256(f"espeak-ng|{voice}|{text}".encode()).hexdigest()[:24]
+    key = prompt_key(text, language)
     cache = cache_dir()
     cached = cache / f"{key}.wav"
     if not cached.exists():
@@ -125,7 +126,26 @@ def synthesize(text: str, language: str, dest: Path) -> Path:
     tmp_dest = dest.with_name(f".{dest.name}.part")
     shutil.copyfile(cached, tmp_dest)
     os.replace(tmp_dest, dest)
+    _key_file(dest).write_text(key)
     return dest
+
+
+def prompt_key(text: str, language: str) -> str:
+    """What a prompt file was made from (voice and text): its cache name."""
+    return hashlib.sha256(f"espeak-ng|{LANGUAGES.get(language)}|{text}".encode()).hexdigest()[:24]
+
+
+def _key_file(dest: Path) -> Path:
+    return dest.with_name(f".{dest.stem}.key")
+
+
+def _current(dest: Path, key: str) -> bool:
+    """``dest`` exists and was made from ``key`` (a firmware that changed a prompt's
+    text makes the box's copy stale: it is made again)."""
+    try:
+        return dest.exists() and _key_file(dest).read_text() == key
+    except OSError:
+        return False
 
 
 class SoundLibrary:
@@ -156,7 +176,7 @@ class SoundLibrary:
                 if text is None:
                     continue
                 dest = self.system_dir(language) / f"{name}.wav"
-                if not dest.exists():
+                if not _current(dest, prompt_key(text, language)):
                     synthesize(text, language, dest)
                     written += 1
         return written
