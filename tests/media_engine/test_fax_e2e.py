@@ -1,6 +1,7 @@
-"""End to end through a real wpbxd: a fax machine calls a number whose dialplan runs
-``fax_to_email`` (seed "Fax vers e-mail"); the fax arrives at aiosmtpd attached to
-the mail for the user's address, and stays on the storage.
+"""End to end through a real wpbxd: a fax machine calls the office's number, whose
+"Détection de fax" hears its CNG and jumps to the number running ``fax_to_email``
+(seed "Fax vers e-mail"); the fax arrives at aiosmtpd attached to the mail for the
+user's address, and stays on the storage.
 
 The test side's fax machine is sipp for SIP (digest, INVITE offering PCMA/PCMU
 with the test's own RTP port, the PBX's media port read from the 200 OK, the
@@ -93,13 +94,16 @@ def test_a_fax_called_in_over_sip_reaches_the_users_mailbox_as_a_one_page_attach
     add_users(pbx, [{"extension": "5001"}, {"extension": "201", "email": "alice@example.com"}])
     pbx.call("dialplan.entry.add", {"procedure": "users", "pattern": "329", "apps": [
         {"app": "fax_to_email", "params": {"to": "201"}}]})
+    pbx.call("dialplan.entry.add", {"procedure": "users", "pattern": "0140000000", "apps": [
+        {"app": "fax_detect", "params": {"seconds": 5, "procedure": "users", "number": "329"}},
+        {"app": "hangup", "params": {"code": 480, "reason": "voice branch"}}]})
     work = workdir(tmp_path)
     tiff = write_fax_tiff(tmp_path / "page.tif")
 
     async def scenario():
         phone = FaxPhone(tiff)
         scenario_file = sipp.write(work / "uac-fax.xml", uac_fax(phone.port))
-        users = sipp.users_csv(work / "uac-5001.csv", [("5001", password_for("5001"))], callee="329")
+        users = sipp.users_csv(work / "uac-5001.csv", [("5001", password_for("5001"))], callee="0140000000")
         proc = sipp.run(scenario_file, f"127.0.0.1:{pbx.sip_port}", "-inf", str(users), "-m", "1",
                         "-p", str(free_port()), "-mp", str(free_port()), cwd=work, timeout=SIPP_TIMEOUT,
                         wait=False)
