@@ -63,16 +63,18 @@ def setup(pbx, sipp_dir, mode: str, *uas_extra: str):
     return start_uas(pbx, sipp_dir, mode, uas_port, *uas_extra)
 
 
-def test_answered_call_relays_rtp_both_ways_and_writes_a_cdr(wpbxd, sipp_dir):
-    uas = setup(wpbxd, sipp_dir, "answer", "-rtp_echo", "-mp", str(free_port()))
-    scenario = sipp.write(sipp_dir / "uac.xml", sipp.uac_call(pcap=PCAP))
+def call_with_rtp(pbx, sipp_dir, scenario_text: str) -> dict | None:
+    """Run a sipp caller (RTP from a pcap) to the sipp UAS echoing RTP; the relay's
+    stats once RTP flowed both ways, else ``None``. Both sipps must succeed."""
+    uas = setup(pbx, sipp_dir, "answer", "-rtp_echo", "-mp", str(free_port()))
+    scenario = sipp.write(sipp_dir / "uac.xml", scenario_text)
     users = sipp.users_csv(sipp_dir / "uac.csv", [(CALLER, password_for(CALLER))], callee=CALLEE)
-    uac = sipp.run(scenario, f"127.0.0.1:{wpbxd.sip_port}", "-inf", str(users), "-m", "1", "-d", "3000",
+    uac = sipp.run(scenario, f"127.0.0.1:{pbx.sip_port}", "-inf", str(users), "-m", "1", "-d", "3000",
                    "-p", str(free_port()), "-mp", str(free_port()), cwd=sipp_dir, wait=False, timeout=30)
     media = None
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and uac.poll() is None:
-        calls = wpbxd.call("calls.list")
+        calls = pbx.call("calls.list")
         if calls and calls[0]["state"] == "answered" and calls[0]["media"]:
             stats = calls[0]["media"][0]
             if stats["a_to_b"]["packets"] > 20 and stats["b_to_a"]["packets"] > 20:
@@ -81,6 +83,11 @@ def test_answered_call_relays_rtp_both_ways_and_writes_a_cdr(wpbxd, sipp_dir):
         time.sleep(0.2)
     assert finish(uac) == 0, sipp.errors(sipp_dir)
     assert finish(uas) == 0, sipp.errors(sipp_dir)
+    return media
+
+
+def test_answered_call_relays_rtp_both_ways_and_writes_a_cdr(wpbxd, sipp_dir):
+    media = call_with_rtp(wpbxd, sipp_dir, sipp.uac_call(pcap=PCAP))
     assert media is not None, "RTP did not flow both ways through the relay"
     cdr = last_cdr(wpbxd)[0]
     assert cdr["disposition"] == "ANSWERED" and cdr["caller_number"] == CALLER and cdr["callee_number"] == CALLEE
@@ -207,23 +214,7 @@ def test_caller_over_tcp_calls_callee_over_udp(wpbxd, sipp_dir):
 def test_delayed_offer_caller_gets_the_offer_in_the_200_and_answers_in_the_ack(wpbxd, sipp_dir):
     """RFC 3261 §13.2.1: an INVITE without SDP. The PBX offers in its 200 OK, the ACK
     answers, and RTP flows both ways through the relay."""
-    uas = setup(wpbxd, sipp_dir, "answer", "-rtp_echo", "-mp", str(free_port()))
-    scenario = sipp.write(sipp_dir / "uac.xml", sipp.uac_delayed_offer(pcap=PCAP))
-    users = sipp.users_csv(sipp_dir / "uac.csv", [(CALLER, password_for(CALLER))], callee=CALLEE)
-    uac = sipp.run(scenario, f"127.0.0.1:{wpbxd.sip_port}", "-inf", str(users), "-m", "1", "-d", "3000",
-                   "-p", str(free_port()), "-mp", str(free_port()), cwd=sipp_dir, wait=False, timeout=30)
-    media = None
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and uac.poll() is None:
-        calls = wpbxd.call("calls.list")
-        if calls and calls[0]["state"] == "answered" and calls[0]["media"]:
-            stats = calls[0]["media"][0]
-            if stats["a_to_b"]["packets"] > 20 and stats["b_to_a"]["packets"] > 20:
-                media = stats
-                break
-        time.sleep(0.2)
-    assert finish(uac) == 0, sipp.errors(sipp_dir)
-    assert finish(uas) == 0, sipp.errors(sipp_dir)
+    media = call_with_rtp(wpbxd, sipp_dir, sipp.uac_delayed_offer(pcap=PCAP))
     assert media is not None, "RTP did not flow both ways through the relay"
     cdr = last_cdr(wpbxd)[0]
     assert cdr["disposition"] == "ANSWERED" and cdr["codec"] == "PCMA" and cdr["hangup_side"] == "caller"
