@@ -9,10 +9,12 @@ resolution) and our ``FaxReceiver``. No network, no clock: only samples.
 
 import re
 import struct
+import time
 from pathlib import Path
 
 import pytest
 
+from wpbxd.hw import areas
 from wpbxd.telephony.media import fax
 
 WIDTH = 1728                     # pixels, T.4 A4 width
@@ -148,3 +150,48 @@ def test_a_session_cut_short_reports_why(tmp_path):
 def test_tiff_page_count_reads_ifd_chains(tmp_path):
     assert fax.count_tiff_pages(write_fax_tiff(tmp_path / "three.tif", pages=3).read_bytes()) == 3
     assert fax.count_tiff_pages(b"%PDF-1.4") == 0
+
+
+def test_a_session_cut_after_the_first_page_keeps_that_page_and_says_so(tmp_path):
+    """The caller hangs up during page 2: page 1 is kept (and would be mailed, marked
+    incomplete); the storage gets a whole file, never a ``.partial`` one."""
+    need_spandsp()
+    source = write_fax_tiff(tmp_path / "pages.tif", pages=2)
+    target = tmp_path / "received.tif"
+    sender = fax.FaxTerminal(calling=True)
+    sender.set_tx_file(source)
+    receiver = fax.FaxReceiver(target)
+    to_receiver = to_sender = bytes(2 * fax.FRAME_SAMPLES)
+    try:
+        for _ in range(MAX_TICKS):
+            to_receiver, to_sender = sender.process(to_sender), receiver.process(to_receiver)
+            if receiver.result().pages == 1:
+                break
+        for _ in range(100):                     # 2 s into page 2
+            to_receiver, to_sender = sender.process(to_sender), receiver.process(to_receiver)
+        got = receiver.result("the caller hung up")
+    finally:
+        sender.close()
+        receiver.close()
+    assert got.pages == 1 and got.completion is None and not got.ok, got
+    data_dir = tmp_path / "data"
+    areas.ensure_areas(data_dir)
+    stored = fax.store_fax(data_dir, target, got, "0155555555", time.time())
+    assert stored is not None and stored.pages == 1 and not stored.complete
+    assert fax.count_tiff_pages(stored.tiff.read_bytes()) == 1
+    subject, body = stored.mail()
+    assert "1 page" in subject and "broke off (the caller hung up)" in body
+    kept = list((areas.area_path(data_dir, "faxes") / "received").iterdir())
+    assert not [p for p in kept if p.name.endswith(areas.PARTIAL_SUFFIX)]
+
+
+def test_nothing_is_stored_for_zero_pages(tmp_path):
+    need_spandsp()
+    receiver = fax.FaxReceiver(tmp_path / "empty.tif")
+    receiver.process(None)
+    got = receiver.result("the caller hung up")
+    receiver.close()
+    data_dir = tmp_path / "data"
+    areas.ensure_areas(data_dir)
+    assert fax.store_fax(data_dir, tmp_path / "empty.tif", got, "0155555555", time.time()) is None
+    assert list((areas.area_path(data_dir, "faxes")).iterdir()) == []
