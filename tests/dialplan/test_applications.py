@@ -84,11 +84,11 @@ def test_loop_at_run_time_is_cut_after_max_jumps():
 
 
 def test_application_not_available_is_reported_clearly():
-    plan = plan_of({"main": {"X.": [("fax_to_email", {})]}})
+    plan = plan_of({"main": {"X.": [("mail_to_fax", {})]}})
     call = FakeCall("1", "123", "main")
     outcome = run_call(plan, call)
     assert outcome.sip_code == 503
-    assert "application 'fax_to_email' not available" in outcome.trace
+    assert "application 'mail_to_fax' not available" in outcome.trace
 
 
 def test_no_match_gives_404_and_default_only_when_nothing_else_matches():

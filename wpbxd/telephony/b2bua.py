@@ -210,8 +210,8 @@ class CallContextImpl:
     def services(self) -> MediaServices | None:
         return self._engine.media_services
 
-    async def media(self) -> MediaChannel:
-        return self._engine.local_media(self._call)
+    async def media(self, codecs: tuple[str, ...] | None = None) -> MediaChannel:
+        return self._engine.local_media(self._call, codecs)
 
     async def hangup(self, sip_code: int, reason: str = "") -> None:
         self._engine.hangup(self._call, sip_code, reason)
@@ -875,7 +875,7 @@ class B2bua(Originator):
                 return stream
         return None
 
-    def local_media(self, call: Call) -> MediaChannel:
+    def local_media(self, call: Call, codecs: tuple[str, ...] | None = None) -> MediaChannel:
         """Answer the caller (if not yet) with the PBX's own media channel and return it.
 
         Raises ``ChannelClosed`` when the caller is gone (or got 488: no common codec),
@@ -883,6 +883,8 @@ class B2bua(Originator):
         """
         if call.ended:
             raise ChannelClosed()
+        if call.local is not None and codecs is not None and call.local.negotiated.codec not in codecs:
+            raise MediaUnavailable(f"the call was answered with {call.local.negotiated.codec}, not {'/'.join(codecs)}")
         if call.local is not None and not call.local.channel.closed:
             return call.local.channel
         if call.b is not None:
@@ -906,7 +908,7 @@ class B2bua(Originator):
             return channel
         try:
             local = callmedia.answer_locally(call.offer, self.relay.allocator, hop, hop, services.codec_policy,
-                                             services.tone_zone, via=(hop, stream.b.local_port))
+                                             services.tone_zone, via=(hop, stream.b.local_port), codecs=codecs)
         except NegotiationError as err:
             self.trace(call, f"cannot answer: {err}")
             if not call.answered:

@@ -134,7 +134,7 @@ class CallContext(Protocol):
     async def answer(self) -> None:
         """Answer the caller's leg (200 OK) if it is not answered yet."""
 
-    async def media(self) -> "MediaChannel":
+    async def media(self, codecs: tuple[str, ...] | None = None) -> "MediaChannel":
         """Answer the caller (if not yet) with the PBX's own media and return the channel
         through which applications play sounds, collect digits, record and echo (IVR,
         voicemail, feature codes). A later ``dial``/``ring`` takes the caller's media

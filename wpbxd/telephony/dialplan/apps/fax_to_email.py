@@ -93,7 +93,7 @@ class FaxToEmail(Application):
             await env.hangup(ctx, 503, "Service Unavailable")
             return STOP
         try:
-            media = await open_media(ctx, env)
+            media = await open_media(ctx, env, codecs=FAX_CODECS)
         except MediaUnavailable as err:
             env.trace(str(err))
             await env.hangup(ctx, 503, "Service Unavailable")
