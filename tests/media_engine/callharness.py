@@ -57,7 +57,8 @@ class MediaCall:
     channel: MediaChannel | None = None
     allocator: PortAllocator = field(default_factory=lambda: PortAllocator(*free_rtp_range(10)))
 
-    async def media(self, codecs: tuple[str, ...] | None = None) -> MediaChannel:
+    async def media(self, codecs: tuple[str, ...] | None = None,
+                    first: tuple[str, ...] | None = None) -> MediaChannel:
         if self.channel is None:
             self.answered = True
             self.channel = MediaChannel.open(self.allocator, HOST, tone_zone=self.services.tone_zone)

@@ -9,7 +9,7 @@ import pytest
 from tests.daemon_runner import free_rtp_range
 from tests.media_engine.test_callmedia import HOST, offer
 from wpbxd.telephony.media.callmedia import NegotiationError, answer_locally
-from wpbxd.telephony.media.negotiation import FAX_CODECS, CodecPolicy, restrict
+from wpbxd.telephony.media.negotiation import FAX_CODECS, CodecPolicy, put_first, restrict
 from wpbxd.telephony.media.relay import PortAllocator
 
 
@@ -30,6 +30,25 @@ def test_a_fax_answer_is_g711_even_where_the_policy_prefers_g729():
         faxed.channel.close()
         with pytest.raises(NegotiationError, match="no common codec"):
             answer_locally(offer("18 101"), allocator, HOST, HOST, remote, codecs=FAX_CODECS)
+        assert allocator.in_use() == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_fax_detector_prefers_g711_but_still_answers_a_g729_only_caller():
+    """``first=FAX_CODECS``: G.711 when offered (a fax can then be received after the jump),
+    the policy's codec otherwise (a voice caller with G.729 only is not refused)."""
+    assert put_first(("G729", "PCMA", "PCMU"), FAX_CODECS) == ("PCMA", "PCMU", "G729")
+    assert put_first(("G729",), FAX_CODECS) == ("G729",)
+
+    async def scenario():
+        allocator = PortAllocator(*free_rtp_range(10))
+        remote = CodecPolicy(lan_networks=())                 # G.729 first by policy
+        both = answer_locally(offer("18 0 8 101"), allocator, HOST, HOST, remote, first=FAX_CODECS)
+        only = answer_locally(offer("18 101"), allocator, HOST, HOST, remote, first=FAX_CODECS)
+        assert both.negotiated.codec == "PCMA" and only.negotiated.codec == "G729"
+        both.channel.close()
+        only.channel.close()
         assert allocator.in_use() == 0
 
     asyncio.run(scenario())

@@ -210,8 +210,9 @@ class CallContextImpl:
     def services(self) -> MediaServices | None:
         return self._engine.media_services
 
-    async def media(self, codecs: tuple[str, ...] | None = None) -> MediaChannel:
-        return self._engine.local_media(self._call, codecs)
+    async def media(self, codecs: tuple[str, ...] | None = None,
+                    first: tuple[str, ...] | None = None) -> MediaChannel:
+        return self._engine.local_media(self._call, codecs, first)
 
     async def hangup(self, sip_code: int, reason: str = "") -> None:
         self._engine.hangup(self._call, sip_code, reason)
@@ -875,7 +876,8 @@ class B2bua(Originator):
                 return stream
         return None
 
-    def local_media(self, call: Call, codecs: tuple[str, ...] | None = None) -> MediaChannel:
+    def local_media(self, call: Call, codecs: tuple[str, ...] | None = None,
+                    first: tuple[str, ...] | None = None) -> MediaChannel:
         """Answer the caller (if not yet) with the PBX's own media channel and return it.
 
         Raises ``ChannelClosed`` when the caller is gone (or got 488: no common codec),
@@ -908,7 +910,8 @@ class B2bua(Originator):
             return channel
         try:
             local = callmedia.answer_locally(call.offer, self.relay.allocator, hop, hop, services.codec_policy,
-                                             services.tone_zone, via=(hop, stream.b.local_port), codecs=codecs)
+                                             services.tone_zone, via=(hop, stream.b.local_port), codecs=codecs,
+                                             first=first)
         except NegotiationError as err:
             self.trace(call, f"cannot answer: {err}")
             if not call.answered:

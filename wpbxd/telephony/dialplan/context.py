@@ -134,12 +134,17 @@ class CallContext(Protocol):
     async def answer(self) -> None:
         """Answer the caller's leg (200 OK) if it is not answered yet."""
 
-    async def media(self, codecs: tuple[str, ...] | None = None) -> "MediaChannel":
+    async def media(self, codecs: tuple[str, ...] | None = None,
+                    first: tuple[str, ...] | None = None) -> "MediaChannel":
         """Answer the caller (if not yet) with the PBX's own media and return the channel
         through which applications play sounds, collect digits, record and echo (IVR,
         voicemail, feature codes). A later ``dial``/``ring`` takes the caller's media
         over to the phone that answers. Raises ``ChannelClosed`` once the caller is
-        gone, ``MediaUnavailable`` when this call cannot have media."""
+        gone, ``MediaUnavailable`` when this call cannot have media.
+
+        ``codecs``: only these may be answered (a fax receiver: G.711); a call already
+        answered in another codec raises ``MediaUnavailable``. ``first``: preferred when
+        the caller offers them, the codec policy's choice otherwise (a fax detector)."""
 
     async def hangup(self, sip_code: int, reason: str = "") -> None:
         """End the call: an unanswered caller gets ``sip_code``, else BYE."""

@@ -60,14 +60,14 @@ class Media:
 
 
 async def open_media(ctx: Any, env: "RunEnv", language_of: str | None = None,
-                     codecs: tuple[str, ...] | None = None) -> Media:
+                     codecs: tuple[str, ...] | None = None, first: tuple[str, ...] | None = None) -> Media:
     """Answer ``ctx`` with the PBX's own media; ``language_of`` names the extension whose
     language prompts use (default: the caller's). Raises ``MediaUnavailable``."""
     opener = getattr(ctx, "media", None)
     services = getattr(ctx, "services", None)
     if opener is None or services is None:
         raise MediaUnavailable("the call engine gives this call no media channel")
-    channel = await opener(codecs) if codecs is not None else await opener()
+    channel = await opener(codecs, first) if codecs is not None or first is not None else await opener()
     extension = language_of or ctx.caller_number
     language = services.language_of(extension) if extension else None
     return Media(channel, services, language, env.trace)

@@ -32,6 +32,7 @@ from wpbxd.telephony.media.negotiation import (
     answer_for_channel,
     offer_for_callee,
     plan_bridge,
+    put_first,
     restrict,
 )
 from wpbxd.telephony.media.relay import PortAllocator, RelayStream
@@ -51,12 +52,14 @@ class LocalMedia:
 
 def answer_locally(offer: sdp.SessionDescription, allocator: PortAllocator, bind_host: str,
                    local_address: str, policy: CodecPolicy, tone_zone: str = "fr",
-                   via: tuple[str, int] | None = None, codecs: tuple[str, ...] | None = None) -> LocalMedia:
+                   via: tuple[str, int] | None = None, codecs: tuple[str, ...] | None = None,
+                   first: tuple[str, ...] | None = None) -> LocalMedia:
     """Open a channel for ``offer`` and the answer to send. Raises ``NegotiationError``
     (488 for the caller) or ``NoPortsAvailable`` (503).
 
     ``codecs``: only these may be chosen (``negotiation.FAX_CODECS`` for a fax
-    receiver); an offer without any of them gets ``NegotiationError``.
+    receiver); an offer without any of them gets ``NegotiationError``. ``first``: these
+    are preferred when offered, the policy's order otherwise (a fax detector).
 
     ``via``: the channel talks to this address instead of the offer's (the call
     engine puts it behind the relay stream's side b, so the caller's media address
@@ -67,7 +70,7 @@ def answer_locally(offer: sdp.SessionDescription, allocator: PortAllocator, bind
         if m.kind == "audio" and m.port:
             peer = offer.media_connection(m)
             break
-    preference = restrict(policy.preference(peer), codecs)
+    preference = put_first(restrict(policy.preference(peer), codecs), first)
     answer_for_channel(offer, local_address, 1, preference)   # refuse before taking a port
     channel = MediaChannel.open(allocator, bind_host, tone_zone=tone_zone)
     answer, negotiated = answer_for_channel(offer, local_address, channel.local_port, preference)

@@ -97,6 +97,16 @@ class CodecPolicy:
         return COMPRESSED + G711
 
 
+def put_first(preference: tuple[str, ...], first: tuple[str, ...] | None) -> tuple[str, ...]:
+    """``preference`` with the codecs of ``first`` (that it holds) moved to the front, in
+    ``first``'s order: a fax detector wants G.711 when the caller offers it, without
+    refusing a G.729-only voice caller."""
+    if not first:
+        return preference
+    front = tuple(name for name in first if name in preference)
+    return front + tuple(name for name in preference if name not in front)
+
+
 def restrict(preference: tuple[str, ...], codecs: tuple[str, ...] | None) -> tuple[str, ...]:
     """``preference`` keeping only ``codecs`` (its order kept); all of it when ``codecs`` is None."""
     if codecs is None:

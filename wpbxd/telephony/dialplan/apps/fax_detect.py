@@ -28,6 +28,7 @@ from wpbxd.telephony.dialplan.apps.base import (
 from wpbxd.telephony.dialplan.context import CallContext
 from wpbxd.telephony.media.announcements import MediaUnavailable, flag, open_media
 from wpbxd.telephony.media.channel import ChannelClosed
+from wpbxd.telephony.media.negotiation import FAX_CODECS
 
 if TYPE_CHECKING:
     from wpbxd.telephony.dialplan.engine import RunEnv
@@ -61,7 +62,7 @@ class FaxDetect(Application):
 
     async def run(self, ctx: CallContext, env: "RunEnv") -> Step:
         try:
-            media = await open_media(ctx, env)
+            media = await open_media(ctx, env, first=FAX_CODECS)   # a fax must be received in G.711
         except MediaUnavailable as err:
             env.trace(str(err))
             await env.hangup(ctx, 503, "Service Unavailable")
