@@ -134,7 +134,8 @@ def test_rfc4733_and_in_band_dtmf_cross_between_a_phone_with_events_and_one_with
         parsed = [parse_event(p.payload) for p in press]
         assert press[0].marker and not any(p.marker for p in press[1:])
         assert [e.end for e in parsed[-3:]] == [True] * 3 and not any(e.end for e in parsed[:-3])
-        assert 0 < parsed[-1].duration <= TONE_SAMPLES
+        samples_in_event = parsed[-1].duration          # RFC 4733 duration field: samples, not time
+        assert 0 < samples_in_event <= TONE_SAMPLES
 
     row = cdr_rows(pbx, 1)[0]
     assert row["disposition"] == "ANSWERED" and row["codec"] == "PCMA", row  # DTMF translated, not transcoded
