@@ -340,15 +340,10 @@ class B2bua(Originator):
             stack.respond(txn, problem)
             return
         assert user is not None
-        hops = int(req.get("max-forwards") or DEFAULT_MAX_FORWARDS)   # digits checked by triage
-        if hops <= 0:
-            stack.reply(txn, 483, "Too Many Hops")
+        accepted = self._accept_invite(txn, req)
+        if accepted is None:
             return
-        stack.respond(txn, make_response(req, 100, "Trying"))
-        read = self._read_offer(txn, req)
-        if read is None:
-            return
-        offer, delayed = read
+        hops, offer, delayed = accepted
         try:
             ruri = parse_uri(req.uri)
             frm = req.address("from")
@@ -359,32 +354,51 @@ class B2bua(Originator):
         called = ruri.user if ruri.is_sip else (ruri.opaque or "")
         if called is None:
             called = req.address("to").uri.user or ""
+        call = self._caller_call(txn, req, str(contact.uri), user.extension, hops, offer, delayed)
+        call.a.user = user
+        call.caller = user
+        call.caller_number = user.extension
+        call.caller_name = frm.display or user.name
+        call.called = called
+        self.calls[call.id] = call
+        self._involve(call, user.extension)
+        self.dialogs[(call.a.call_id, call.a.local_tag)] = call.a
+        self.bus.publish(CallStarted(call.id, call.caller_number, called))
+        call.task = asyncio.get_running_loop().create_task(self._run(call, user.dialplan or "users"))
+
+    def _accept_invite(self, txn: Transaction, req: Request) -> tuple[int, sdp.SessionDescription, bool] | None:
+        """For a new INVITE: its hop count left, then 100 Trying, then its offer
+        (``_read_offer``); ``None`` once refused (483, 415, 488)."""
+        hops = int(req.get("max-forwards") or DEFAULT_MAX_FORWARDS)   # digits checked by triage
+        if hops <= 0:
+            self.stack.reply(txn, 483, "Too Many Hops")
+            return None
+        self.stack.respond(txn, make_response(req, 100, "Trying"))
+        read = self._read_offer(txn, req)
+        if read is None:
+            return None
+        return hops, read[0], read[1]
+
+    def _caller_call(self, txn: Transaction, req: Request, remote_target: str, contact_user: str, hops: int,
+                     offer: sdp.SessionDescription, delayed: bool) -> Call:
+        """A new call whose leg ``a`` is the dialog of ``req`` (we are its UAS)."""
         call = Call()
         a = call.a
         a.call_id = req.call_id
         a.remote_tag = req.from_tag
         a.remote_hdr = req.get("from") or ""
         a.local_hdr = (req.get("to") or "") + ";tag=" + a.local_tag
-        a.remote_target = str(contact.uri)
+        a.remote_target = remote_target
         a.route_set = list(req.get_all("record-route"))
         a.target = txn.source
         a.invite = req
         a.invite_txn = txn
-        a.contact = stack.contact(txn.source, user.extension)
-        a.user = user
+        a.contact = self.stack.contact(txn.source, contact_user)
         txn.data = call
-        call.caller = user
-        call.caller_number = user.extension
-        call.caller_name = frm.display or user.name
-        call.called = called
         call.offer = offer
         call.offer_in_200 = delayed
         call.max_forwards = hops - 1
-        self.calls[call.id] = call
-        self._involve(call, user.extension)
-        self.dialogs[(a.call_id, a.local_tag)] = a
-        self.bus.publish(CallStarted(call.id, call.caller_number, called))
-        call.task = asyncio.get_running_loop().create_task(self._run(call, user.dialplan or "users"))
+        return call
 
     def _read_offer(self, txn: Transaction, req: Request) -> tuple[sdp.SessionDescription, bool] | None:
         """The caller's SDP offer, and whether it was delayed; ``None`` once refused.

@@ -323,23 +323,17 @@ class TrunkB2bua(B2bua):
         self.stack.respond(txn, make_response(req, 403, "Forbidden", random_token(4)))
 
     def _new_trunk_invite(self, txn: Transaction, req: Request, trunk: model.Trunk) -> None:
-        stack = self.stack
-        hops = int(req.get("max-forwards") or DEFAULT_MAX_FORWARDS)
-        if hops <= 0:
-            stack.reply(txn, 483, "Too Many Hops")
+        accepted = self._accept_invite(txn, req)
+        if accepted is None:
             return
-        stack.respond(txn, make_response(req, 100, "Trying"))
-        read = self._read_offer(txn, req)
-        if read is None:
-            return
-        offer, delayed = read
+        hops, offer, delayed = accepted
         try:
             ruri = parse_uri(req.uri)
             frm = req.address("from")
             to = req.address("to")
             contact = parse_address(req.get("contact") or "")
         except SipSyntaxError as err:
-            stack.reply(txn, 400, f"Bad Request ({err})")
+            self.stack.reply(txn, 400, f"Bad Request ({err})")
             return
         called = (to.uri.user if trunk.called_from == "to" else ruri.user) or ""
         plan = self.dialplan()
@@ -347,32 +341,17 @@ class TrunkB2bua(B2bua):
         asked = (req.get(PROCEDURE_HEADER) or "").strip()
         if asked and asked in plan.procedures:
             procedure = asked
-        call = Call()
-        a = call.a
-        a.call_id = req.call_id
-        a.remote_tag = req.from_tag
-        a.remote_hdr = req.get("from") or ""
-        a.local_hdr = (req.get("to") or "") + ";tag=" + a.local_tag
-        a.remote_target = str(contact.uri)
-        a.route_set = list(req.get_all("record-route"))
-        a.target = txn.source
-        a.invite = req
-        a.invite_txn = txn
-        a.contact = stack.contact(txn.source, called or "wpbx")
-        txn.data = call
+        call = self._caller_call(txn, req, str(contact.uri), called or "wpbx", hops, offer, delayed)
         rules = plan.rules
         call.caller_number = model.normalise_number(frm.uri.user or "", trunk.country_code, rules.national_prefix,
                                                     rules.international_prefix)
         call.caller_name = frm.display or ""
         call.called = called
-        call.offer = offer
-        call.offer_in_200 = delayed
-        call.max_forwards = hops - 1
         self.calls[call.id] = call
         self.inbound[call.id] = trunk.name
         self.trunks.seize(trunk.name)
         self.seized.setdefault(call.id, []).append(trunk.name)
-        self.dialogs[(a.call_id, a.local_tag)] = a
+        self.dialogs[(call.a.call_id, call.a.local_tag)] = call.a
         self.bus.publish(CallStarted(call.id, call.caller_number, called))
         self.trace(call, f"incoming on trunk {trunk.name} from {txn.source[1]}:{txn.source[2]}")
         call.task = asyncio.get_running_loop().create_task(self._run(call, procedure))
