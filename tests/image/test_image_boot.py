@@ -26,6 +26,7 @@ from wpbxd.sounds.prompts import PROMPTS
 BOOT_TIMEOUT = 300.0   # seconds to the boot menu under software emulation (TCG)
 START_TIMEOUT = 240.0  # seconds from the boot menu to a usable PBX
 ADMIN_PASSWORD = "Firmw4re!Test"  # set by the first password change on the web
+WAN_LEASE_WAIT = 90.0  # seconds the WAN (slirp DHCP) may take to get its lease after the login
 PROMPTS_DIR = "/var/lib/wpbx/storage/sounds/system"  # the media service's system prompts, per language
 
 
@@ -118,13 +119,22 @@ def test_serial_boot_menu_times_out_and_login_reaches_the_console_menu(vm):
     vm.send("wildix\r")
     vm.expect(r"must be changed", 120)
     vm.expect(r"Choice \[0-9\]: ", 120)
-    vm.send("2\r")
-    status = vm.expect(r"(?s)eth0.*?route .*?Choice \[0-9\]: ", 120).group(0)
-    # the seed's table: eth1 10.135.0.1/24, eth0 a DHCP client, eth2/eth3 down
-    assert re.search(r"eth1\s+\S+\s+\S+\s+10\.135\.0\.1/24", status), status
-    assert re.search(r"eth0\s+UP\s+\S+\s+10\.0\.2\.\d+/24", status), status
-    assert re.search(r"eth2\s+DOWN", status) and re.search(r"eth3\s+DOWN", status), status
-    vm.send("0\r")
+    try:
+        # eth0 is a DHCP client of QEMU's slirp: under TCG its lease may come after the
+        # login, so the network status is asked again until it shows (or the wait ends)
+        deadline = time.monotonic() + WAN_LEASE_WAIT
+        while True:
+            vm.send("2\r")
+            status = vm.expect(r"(?s)eth0.*?route .*?Choice \[0-9\]: ", 120).group(0)
+            if re.search(r"eth0\s+UP\s+\S+\s+10\.0\.2\.\d+/24", status) or time.monotonic() > deadline:
+                break
+            time.sleep(3)
+        # the seed's table: eth1 10.135.0.1/24, eth0 a DHCP client, eth2/eth3 down
+        assert re.search(r"eth1\s+\S+\s+\S+\s+10\.135\.0\.1/24", status), status
+        assert re.search(r"eth0\s+UP\s+\S+\s+10\.0\.2\.\d+/24", status), status
+        assert re.search(r"eth2\s+DOWN", status) and re.search(r"eth3\s+DOWN", status), status
+    finally:
+        vm.send("0\r")            # log out, whatever happened: the next tests start at the login
 
 
 def test_web_ui_forces_the_first_password_change(vm, image_dir):
