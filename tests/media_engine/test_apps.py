@@ -8,13 +8,11 @@ the B2BUA end-to-end tests.)"""
 import asyncio
 import email
 import io
-import socket
 import wave
 from array import array
 
 import pytest
 
-from tests.daemon_runner import free_port
 from tests.media_engine.callharness import MediaCall, add_user, make_store, start, template_store
 from tests.media_engine.conftest import need_tools
 from tests.media_engine.rtpphone import RtpPhone, until
@@ -189,25 +187,6 @@ def test_ivr_naming_a_missing_procedure_cannot_be_saved(pbx):
 
 
 # -- voicemail -----------------------------------------------------------------------------
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is in deps/pip-test.txt")
-    inbox = Inbox()
-    controller = aiosmtpd.Controller(inbox, hostname="127.0.0.1", port=free_port(socket.SOCK_STREAM))
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def test_voicemail_is_recorded_and_mailed_with_the_audio_attached(pbx, smtp_server):

@@ -118,18 +118,7 @@ def uac_until_bye(sdp_media: str | None = None, pcap: str | None = None) -> str:
              '  <recv response="200" rrs="true" rtd="true" response_txn="invite"/>\n' + sipp._ack(2))
     if pcap:
         text += f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
-    text += '''  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-'''
+    text += sipp.answer_bye()
     text += sipp.TAIL
     return _g729_only(text) if sdp_media == "g729" else text
 
@@ -226,25 +215,6 @@ def test_sipp_walks_the_three_level_ivr_with_rfc4733_and_reaches_the_extension(p
 
 
 # -- voicemail -------------------------------------------------------------------------------
-
-
-class Inbox:
-    def __init__(self):
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    controller_mod = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is in deps/pip-test.txt")
-    inbox = Inbox()
-    controller = controller_mod.Controller(inbox, hostname="127.0.0.1", port=free_port(socket.SOCK_STREAM))
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def test_voicemail_arrives_by_mail_and_is_deleted_through_the_access_code(pbx, tmp_path, smtp_server):

@@ -9,10 +9,8 @@ import shutil
 
 import pytest
 
-from tests.daemon_runner import free_port
 from tests.media_engine.callharness import MediaCall, add_user, make_store, start, template_store
 from tests.media_engine.rtpphone import RtpPhone, until
-from tests.media_engine.test_apps import Inbox
 from tests.media_engine.test_fax_channel import FaxPhone
 from tests.media_engine.test_fax_receiver import need_spandsp, pdf_pages, write_fax_tiff
 from wpbxd.errors import ValidationError
@@ -37,17 +35,6 @@ def pbx(tmp_path, template):
     services = PbxMediaServices(store, None, tmp_path / "data")
     yield store, services
     store.close()
-
-
-@pytest.fixture
-def smtp_server():
-    import socket
-    controller_mod = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is in deps/pip-test.txt")
-    inbox = Inbox()
-    controller = controller_mod.Controller(inbox, hostname="127.0.0.1", port=free_port(socket.SOCK_STREAM))
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def run(coro):

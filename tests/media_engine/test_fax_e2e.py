@@ -12,7 +12,6 @@ media channel's fax receiver.
 
 import asyncio
 import email
-import socket
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from tests.conftest import need_tool
 from tests.daemon_runner import free_port
-from tests.media_engine.test_e2e_sip import Inbox, add_users, workdir
+from tests.media_engine.test_e2e_sip import add_users, workdir
 from tests.media_engine.test_fax_channel import FaxPhone
 from tests.media_engine.test_fax_receiver import need_spandsp, pdf_pages, write_fax_tiff
 from tests.sip import sipp
@@ -38,16 +37,6 @@ def pbx(wpbxd):
     return wpbxd
 
 
-@pytest.fixture
-def smtp_server():
-    controller_mod = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is in deps/pip-test.txt")
-    inbox = Inbox()
-    controller = controller_mod.Controller(inbox, hostname="127.0.0.1", port=free_port(socket.SOCK_STREAM))
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
-
-
 def uac_fax(rtp_port: int) -> str:
     """CSV: caller;[authentication ...];callee. Offers ``rtp_port`` (the test's socket), writes
     the PBX's media port into ``PORT_FILE``, ACKs, and waits for the PBX's BYE."""
@@ -61,18 +50,7 @@ def uac_fax(rtp_port: int) -> str:
              ' assign_to="mline,pbxport"/>\n'
              f'    <exec command="echo \'[$pbxport] [$mline]\' > {PORT_FILE}"/></action>\n'
              '  </recv>\n' + sipp._ack(2))
-    text += '''  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-'''
+    text += sipp.answer_bye()
     return text + sipp.TAIL
 
 

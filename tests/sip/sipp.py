@@ -158,7 +158,7 @@ def uac_delayed_offer(pcap: str | None = None, answer: bool = True) -> str:
     if answer:
         text += '  <pause/>\n' + _in_dialog("BYE", 10) + '  <recv response="200" crlf="true"/>\n'
     else:
-        text += '  <recv request="BYE"/>\n' + _reply("200 OK", tag=False)
+        text += answer_bye()
     return text + TAIL
 
 
@@ -248,6 +248,22 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
 {body}
 ]]></send>
 """
+
+
+def answer_bye() -> str:
+    """Wait for the PBX's BYE and answer it 200 OK."""
+    return '''  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+'''
 
 
 def write(path: Path, text: str) -> Path:
